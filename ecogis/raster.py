@@ -284,7 +284,8 @@ def slope_degrees(dem: Grid | str | os.PathLike) -> np.ndarray:
     """
     g = as_grid(dem)
     z = g.data.astype(float)
-    z[~g.valid()] = np.nan
+    valid = g.valid()
+    z[~valid] = np.nan
     h, w = z.shape
     if h < 2 or w < 2:
         raise RasterError(f"a DEM of {h}×{w} pixels is too small for a slope",
@@ -292,7 +293,9 @@ def slope_degrees(dem: Grid | str | os.PathLike) -> np.ndarray:
     dx, y = pixel_sizes(g.transform, h, g.crs)
     gx = np.gradient(z, axis=1) / dx[:, None]
     gy = np.gradient(z, y, axis=0)
-    return np.degrees(np.arctan(np.hypot(gx, gy)))
+    out = np.degrees(np.arctan(np.hypot(gx, gy)))
+    out[~valid] = np.nan
+    return out
 
 
 def slope_class_index(slope_deg: np.ndarray, breaks: Sequence[float] = SLOPE_BREAKS) -> np.ndarray:
@@ -388,6 +391,12 @@ def coverage_fraction(geoms, transform: Affine, shape: tuple[int, int], *,
     return out
 
 
+def _shift(transform: Affine, c0: int, r0: int) -> Affine:
+    """The transform of the window whose top-left pixel is (row ``r0``, column ``c0``)."""
+    return Affine(transform.a, transform.b, transform.c + transform.a * c0 + transform.b * r0,
+                  transform.d, transform.e, transform.f + transform.d * c0 + transform.e * r0)
+
+
 def _window_of(bounds, transform: Affine, shape: tuple[int, int]):
     """Integer pixel window ``(r0, r1, c0, c1)`` covering ``bounds``, clipped to the grid."""
     h, w = shape
@@ -423,7 +432,7 @@ def weights_in(geoms, grid: Grid) -> np.ndarray:
     r0, r1, c0, c1 = _window_of(u.bounds, grid.transform, grid.shape)
     if r1 <= r0 or c1 <= c0:
         return out
-    t = grid.transform * Affine.translation(c0, r0)
+    t = _shift(grid.transform, c0, r0)
     frac = coverage_fraction(u, t, (r1 - r0, c1 - c0))
     out[r0:r1, c0:c1] = frac * pixel_areas(t, (r1 - r0, c1 - c0), grid.crs)
     return out
@@ -480,7 +489,7 @@ def zonal_classes(raster: Grid | str | os.PathLike, polygons,
         r0, r1, c0, c1 = _window_of(u.bounds, g.transform, g.shape)
         if r1 <= r0 or c1 <= c0:
             continue
-        t = g.transform * Affine.translation(c0, r0)
+        t = _shift(g.transform, c0, r0)
         frac = coverage_fraction(u, t, (r1 - r0, c1 - c0))
         parea = pixel_areas(t, frac.shape, g.crs)
         v = vals[r0:r1, c0:c1]
@@ -514,7 +523,7 @@ def zonal_stats(raster: Grid | str | os.PathLike, polygons) -> list[dict[str, fl
         if u is not None:
             r0, r1, c0, c1 = _window_of(u.bounds, g.transform, g.shape)
             if r1 > r0 and c1 > c0:
-                t = g.transform * Affine.translation(c0, r0)
+                t = _shift(g.transform, c0, r0)
                 wgt = coverage_fraction(u, t, (r1 - r0, c1 - c0)) * pixel_areas(
                     t, (r1 - r0, c1 - c0), g.crs)
                 ok = valid[r0:r1, c0:c1] & (wgt > 0)
