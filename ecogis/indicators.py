@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,14 +21,12 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import shapely
-from pyproj import CRS, Geod
 
-from ecogis.crs import CGCS2000, CGCS2000_ELLIPSOID, metric_crs
+from ecogis import measure
+from ecogis.crs import CGCS2000, metric_crs
 from ecogis.data import data_path, read_toml, read_toml_cached
 from ecogis.errors import DataFileError, InputError
 from ecogis.units import AREA_UNITS, area_unit
-
-GEOD = Geod(a=CGCS2000_ELLIPSOID["a"], rf=CGCS2000_ELLIPSOID["rf"])
 
 #: statuses of an indicator against its plan
 MET, NOT_MET, NO_DATA, NO_TARGET = "met", "not met", "no data", "no target"
@@ -154,75 +152,69 @@ def load_indicators(path: str | os.PathLike | None = None) -> dict[str, Indicato
 
 
 # --------------------------------------------------------------------------------------------
-# geometry helpers (ellipsoidal areas, geodesic lengths, dissolves)
+# geometry helpers (through ecogis.measure: ellipsoidal areas, geodesic lengths, dissolves)
+
+POLYGONAL = (3, 6)
+LINEAR = (1, 5)
 
 
 def _lonlat_geoms(gdf) -> np.ndarray:
-    if gdf.crs is None:
-        raise InputError("a layer has no CRS", fix="import it into the workspace first")
-    if not CRS.from_user_input(gdf.crs).equals(CGCS2000):
-        gdf = gdf.to_crs(CGCS2000)
-    g = np.asarray(gdf.geometry.values, dtype=object)
-    g = g[~shapely.is_missing(g)]
-    return g[~shapely.is_empty(g)]
+    g = np.asarray(measure.to_lonlat(gdf).geometry.values, dtype=object)
+    return g[~(shapely.is_missing(g) | shapely.is_empty(g))]
 
 
-def _union(geoms: Iterable, types: tuple[int, ...]) -> shapely.Geometry | None:
-    arr = np.asarray(list(geoms), dtype=object)
+def _coverage_kind(kind: str | None) -> bool:
+    if kind is None:
+        return False
+    from ecogis.kinds import load_kinds
+
+    reg = load_kinds()
+    return kind in reg and reg[kind].coverage
+
+
+def dissolve_lonlat(gdfs: Sequence, *, coverage: bool = False) -> np.ndarray:
+    """Return the dissolved polygon parts (lon/lat, EPSG:4490) of layers ``gdfs``."""
+    if not gdfs:
+        return np.array([], dtype=object)
+    geoms = np.concatenate([_lonlat_geoms(g) for g in gdfs])
+    return measure.dissolve(geoms, coverage=coverage and len(gdfs) == 1)
+
+
+def _as_geom(parts: np.ndarray) -> shapely.Geometry | None:
+    return shapely.multipolygons(parts) if len(parts) else None
+
+
+def ellipsoidal_area(geom) -> float:
+    """Return the area in m² on the CGCS2000 ellipsoid of lon/lat geometry (or part array)."""
+    if geom is None:
+        return 0.0
+    arr = np.atleast_1d(np.asarray(geom, dtype=object))
     if len(arr) == 0:
-        return None
-    parts = shapely.get_parts(arr)
-    parts = parts[np.isin(shapely.get_type_id(parts), types)]
-    if len(parts) == 0:
-        return None
-    u = shapely.union_all(parts)
-    return None if u.is_empty else u
+        return 0.0
+    return float(measure.geodesic_area(measure.polygonal(arr), CGCS2000).sum())
 
 
-POLYGONAL = (3, 6)
-LINEAR = (1, 2, 5)
-
-
-def union_polygons(gdfs: Sequence) -> shapely.Geometry | None:
-    """Return the union (lon/lat, EPSG:4490) of the polygonal parts of layers ``gdfs``."""
-    return _union(np.concatenate([_lonlat_geoms(g) for g in gdfs]) if gdfs else [], POLYGONAL)
-
-
-def ellipsoidal_area(geom: shapely.Geometry | None) -> float:
-    """Return the area in m² of a lon/lat (EPSG:4490) geometry on the CGCS2000 ellipsoid."""
+def geodesic_length(geom) -> float:
+    """Return the geodesic length in metres of the lines of lon/lat geometry (CGCS2000)."""
     if geom is None or geom.is_empty:
         return 0.0
     parts = shapely.get_parts(geom)
-    parts = parts[np.isin(shapely.get_type_id(parts), POLYGONAL)]
-    total = 0.0
-    for p in shapely.orient_polygons(parts, exterior_cw=False):
-        total += GEOD.geometry_area_perimeter(p)[0]
-    return abs(total)
+    parts = parts[np.isin(shapely.get_type_id(parts), LINEAR)]
+    return float(measure.geodesic_length(parts, CGCS2000).sum()) if len(parts) else 0.0
 
 
-def geodesic_length(geom: shapely.Geometry | None) -> float:
-    """Return the geodesic length in metres of the lines of a lon/lat geometry (CGCS2000)."""
-    if geom is None or geom.is_empty:
-        return 0.0
-    parts = shapely.get_parts(geom)
-    parts = parts[np.isin(shapely.get_type_id(parts), (1, 2))]
-    return float(sum(GEOD.geometry_length(p) for p in parts))
-
-
-def _clip(geom, territory):
-    if geom is None or territory is None:
-        return geom
-    parts = shapely.get_parts(geom)
-    inside = shapely.covered_by(parts, territory)
-    keep = list(parts[inside])
-    rest = parts[~inside]
-    if len(rest):
-        hit = shapely.intersects(rest, territory)
-        keep.extend(shapely.intersection(rest[hit], territory))
-    keep = [g for g in keep if not g.is_empty]
-    if not keep:
-        return None
-    return shapely.union_all(np.asarray(keep, dtype=object))
+def _clip(parts: np.ndarray, territory_parts: np.ndarray) -> np.ndarray:
+    """Polygon parts of ``parts`` ∩ ``territory_parts`` (STRtree; covered parts kept whole)."""
+    if len(parts) == 0 or len(territory_parts) == 0:
+        return np.array([], dtype=object)
+    tree = shapely.STRtree(territory_parts)
+    ia, ib = tree.query(parts, predicate="intersects")
+    if len(ia) == 0:
+        return np.array([], dtype=object)
+    ga, gb = parts[ia], territory_parts[ib]
+    pieces = np.where(shapely.covered_by(ga, gb), ga, shapely.intersection(ga, gb))
+    pieces = shapely.get_parts(measure.polygonal(pieces))
+    return pieces[~shapely.is_empty(pieces)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -245,15 +237,8 @@ class Inputs:
             self._layers[k] = list(v) if isinstance(v, (list, tuple)) else [v]
         self._rasters = dict(rasters or {})
         self._loader = loader
-        self._territory: tuple[bool, Any] | None = None
         self._grids: dict[str, Any] = {}
         self._cache: dict[Any, Any] = {}
-
-    def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
-        """Return ``compute()``, computed once per ``key`` for these inputs."""
-        if key not in self._cache:
-            self._cache[key] = compute()
-        return self._cache[key]
 
     @classmethod
     def from_workspace(cls, ws) -> Inputs:
@@ -266,8 +251,14 @@ class Inputs:
         return cls(rasters=rasters,
                    loader=lambda kind: [ws.read(n) for n in ws.names_of_kind(kind)])
 
+    def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """Return ``compute()``, computed once per ``key`` for these inputs."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
     def layers_of(self, kind: str) -> list:
-        """The non-empty layers of ``kind`` (GeoDataFrames)."""
+        """The layers of ``kind`` that have features (GeoDataFrames)."""
         if kind not in self._layers:
             self._layers[kind] = list(self._loader(kind)) if self._loader else []
         return [g for g in self._layers[kind] if g is not None and len(g)]
@@ -275,22 +266,37 @@ class Inputs:
     def has(self, kind: str) -> bool:
         return bool(self.layers_of(kind))
 
+    def parts(self, kinds: Sequence[str]) -> np.ndarray:
+        """Dissolved lon/lat polygon parts of every layer of ``kinds`` (overlaps once)."""
+        key = ("parts", tuple(kinds))
+
+        def compute():
+            gdfs = [g for k in kinds for g in self.layers_of(k)]
+            cov = len(kinds) == 1 and _coverage_kind(kinds[0])
+            return dissolve_lonlat(gdfs, coverage=cov)
+
+        return self.cached(key, compute)
+
     def raster(self, kind: str):
         """The raster of ``kind`` as a Grid, or None."""
         from ecogis.raster import as_grid
 
-        if kind not in self._rasters or self._rasters[kind] is None:
+        if self._rasters.get(kind) is None:
             return None
         if kind not in self._grids:
             self._grids[kind] = as_grid(self._rasters[kind])
         return self._grids[kind]
 
-    def territory(self) -> shapely.Geometry | None:
-        """Union of the ``admin`` layers in lon/lat (EPSG:4490), or None without one."""
-        if self._territory is None:
-            admin = self.layers_of("admin")
-            self._territory = (True, union_polygons(admin) if admin else None)
-        return self._territory[1]
+    def territory(self) -> np.ndarray | None:
+        """Dissolved parts of the ``admin`` layers in lon/lat (EPSG:4490); None without one."""
+        if not self.has("admin"):
+            return None
+        parts = self.parts(("admin",))
+        return parts if len(parts) else None
+
+    def territory_m2(self) -> float:
+        """Ellipsoidal area of the territory, m²."""
+        return self.cached("territory_m2", lambda: ellipsoidal_area(self.territory()))
 
 
 # --------------------------------------------------------------------------------------------
@@ -313,6 +319,9 @@ class IndicatorValue:
     detail: list[dict[str, Any]] = field(default_factory=list)
 
 
+NO_TERRITORY = "no admin layer: the territory is unknown"
+
+
 def _nodata(d: IndicatorDef, why: str) -> IndicatorValue:
     return IndicatorValue(d.id, d.name_zh, d.unit, None, note=why)
 
@@ -321,51 +330,50 @@ def _area_value(d: IndicatorDef, m2: float) -> float:
     return m2 / area_unit(d.unit).m2
 
 
-def _missing(kinds: Sequence[str], inp: Inputs) -> list[str]:
-    return [k for k in kinds if not inp.has(k)]
-
-
-def _kinds_union(d: IndicatorDef, kinds: Sequence[str], inp: Inputs, require: str):
-    """(union, note) of the layers of ``kinds``; union None when required layers are missing."""
-    miss = _missing(kinds, inp)
+def _kinds_parts(kinds: Sequence[str], inp: Inputs, require: str):
+    """``(parts, note)`` of the layers of ``kinds``; parts None when required layers are missing."""
+    miss = [k for k in kinds if not inp.has(k)]
     present = [k for k in kinds if k not in miss]
     if not present or (require == "all" and miss):
         return None, "no layer of kind " + ", ".join(miss or kinds)
-    u = union_polygons([g for k in present for g in inp.layers_of(k)])
     note = f"missing layers counted as absent: {', '.join(miss)}" if miss else ""
-    return u, note
+    return inp.parts(tuple(present)), note
 
 
-def _share(d: IndicatorDef, num_m2: float, den_m2: float, note: str) -> IndicatorValue:
+def _share(d: IndicatorDef, num_m2: float, den_m2: float, note: str,
+           method: str = "ellipsoidal") -> IndicatorValue:
     if den_m2 <= 0:
         return _nodata(d, "the reference area is zero")
-    return IndicatorValue(d.id, d.name_zh, d.unit, 100.0 * num_m2 / den_m2, note=note,
-                          numerator=num_m2, denominator=den_m2, basis_unit="m2")
+    return IndicatorValue(d.id, d.name_zh, d.unit, 100.0 * num_m2 / den_m2, method=method,
+                          note=note, numerator=num_m2, denominator=den_m2, basis_unit="m2")
 
 
 def _layer_share(d: IndicatorDef, inp: Inputs) -> IndicatorValue:
     terr = inp.territory()
     if terr is None:
-        return _nodata(d, "no admin layer: the territory is unknown")
-    u, note = _kinds_union(d, d.params["kinds"], inp, d.params.get("require", "all"))
-    if u is None and note:
+        return _nodata(d, NO_TERRITORY)
+    parts, note = _kinds_parts(d.params["kinds"], inp, d.params.get("require", "all"))
+    if parts is None:
         return _nodata(d, note)
-    terr_m2 = inp.cached("territory_m2", lambda: ellipsoidal_area(terr))
-    return _share(d, ellipsoidal_area(_clip(u, terr)), terr_m2, note)
+    num = measure.intersection_area(parts, terr, CGCS2000)
+    return _share(d, num, inp.territory_m2(), note)
 
 
 def _layer_area(d: IndicatorDef, inp: Inputs) -> IndicatorValue:
-    u, note = _kinds_union(d, d.params["kinds"], inp, d.params.get("require", "all"))
-    if u is None and note:
+    parts, note = _kinds_parts(d.params["kinds"], inp, d.params.get("require", "all"))
+    if parts is None:
         return _nodata(d, note)
     terr = inp.territory()
     if terr is not None:
-        u = _clip(u, terr)
+        m2 = measure.intersection_area(parts, terr, CGCS2000)
     else:
+        m2 = ellipsoidal_area(parts)
         note = "; ".join(filter(None, [note, "no admin layer: the whole layer is measured"]))
-    m2 = ellipsoidal_area(u)
     return IndicatorValue(d.id, d.name_zh, d.unit, _area_value(d, m2), note=note, numerator=m2,
                           basis_unit="m2")
+
+
+RASTER_METHOD = "ellipsoidal (exact fractional pixel coverage)"
 
 
 def _raster_classes(d: IndicatorDef, inp: Inputs):
@@ -373,17 +381,18 @@ def _raster_classes(d: IndicatorDef, inp: Inputs):
 
     terr = inp.territory()
     if terr is None:
-        return None, _nodata(d, "no admin layer: the territory is unknown")
-    grid = inp.raster(d.params["raster"])
+        return None, _nodata(d, NO_TERRITORY)
+    kind = d.params["raster"]
+    grid = inp.raster(kind)
     if grid is None:
-        return None, _nodata(d, f"no {d.params['raster']} raster in the workspace")
+        return None, _nodata(d, f"no {kind} raster in the workspace")
     values = class_values(d.params["classes"])
-    z = inp.cached(("zonal", d.params["raster"]), lambda: zonal_classes(
-        grid, gpd.GeoSeries([terr], crs=CGCS2000)))
-    terr_m2 = inp.cached("territory_m2", lambda: ellipsoidal_area(terr))
+    z = inp.cached(("zonal", kind), lambda: zonal_classes(
+        grid, gpd.GeoSeries([_as_geom(terr)], crs=CGCS2000)))
+    terr_m2 = inp.territory_m2()
     covered = float(z.areas.sum())
     if covered < MIN_RASTER_COVERAGE * terr_m2:
-        return None, _nodata(d, f"the {d.params['raster']} raster covers only "
+        return None, _nodata(d, f"the {kind} raster covers only "
                                 f"{100 * covered / terr_m2:.1f} % of the territory")
     cols = [j for j, c in enumerate(z.classes) if c in values]
     return (float(z.areas[0, cols].sum()), terr_m2), None
@@ -394,9 +403,7 @@ def _raster_class_share(d: IndicatorDef, inp: Inputs) -> IndicatorValue:
     if bad is not None:
         return bad
     num, den = got
-    v = _share(d, num, den, "")
-    v.method = "ellipsoidal (exact fractional pixel coverage)"
-    return v
+    return _share(d, num, den, "", RASTER_METHOD)
 
 
 def _raster_class_area(d: IndicatorDef, inp: Inputs) -> IndicatorValue:
@@ -404,112 +411,122 @@ def _raster_class_area(d: IndicatorDef, inp: Inputs) -> IndicatorValue:
     if bad is not None:
         return bad
     num, _ = got
-    return IndicatorValue(d.id, d.name_zh, d.unit, _area_value(d, num),
-                          method="ellipsoidal (exact fractional pixel coverage)",
+    return IndicatorValue(d.id, d.name_zh, d.unit, _area_value(d, num), method=RASTER_METHOD,
                           numerator=num, basis_unit="m2")
 
 
 def river_banks(rivers: Sequence) -> tuple[shapely.Geometry | None, shapely.Geometry | None]:
-    """Return ``(polygon banks, line banks)`` of river layers in lon/lat.
+    """Return ``(polygon banks, line banks)`` of river layers, lon/lat geometries or None.
 
     Polygon banks are the boundary of the union of river polygons; line banks the union of
-    river lines outside those polygons (each counts as two banks).
+    river lines outside those polygons (each line counts as two banks).
     """
     geoms = np.concatenate([_lonlat_geoms(g) for g in rivers]) if rivers else np.array([])
-    polys = _union(geoms, POLYGONAL)
-    lines = _union(geoms, (1, 2))
+    parts = shapely.get_parts(geoms) if len(geoms) else np.array([], dtype=object)
+    tid = shapely.get_type_id(parts)
+    polys = _as_geom(measure.dissolve(parts[np.isin(tid, POLYGONAL)]))
+    lparts = parts[np.isin(tid, LINEAR)]
+    lines = shapely.union_all(lparts) if len(lparts) else None
     if lines is not None and polys is not None:
         lines = shapely.difference(lines, polys)
-        lines = None if lines.is_empty else lines
+    if lines is not None and lines.is_empty:
+        lines = None
     return (shapely.boundary(polys) if polys is not None else None), lines
 
 
-def shoreline_protection(rivers: Sequence, protect: shapely.Geometry | None,
-                         territory: shapely.Geometry | None = None) -> tuple[float, float]:
+def _lines_in(lines, parts: np.ndarray | None):
+    """The part of ``lines`` inside the polygon ``parts`` (boundary included), or None."""
+    if lines is None or parts is None or len(parts) == 0:
+        return None
+    segs = shapely.get_parts(lines)
+    tree = shapely.STRtree(parts)
+    ia, ib = tree.query(segs, predicate="intersects")
+    if len(ia) == 0:
+        return None
+    pieces = shapely.intersection(segs[ia], parts[ib])
+    pieces = shapely.get_parts(pieces)
+    pieces = pieces[np.isin(shapely.get_type_id(pieces), LINEAR)]
+    if len(pieces) == 0:
+        return None
+    out = shapely.line_merge(shapely.union_all(pieces))  # pieces on shared edges count once
+    return None if out.is_empty else out
+
+
+def shoreline_protection(rivers: Sequence, protect: np.ndarray | None,
+                         territory: np.ndarray | None = None) -> tuple[float, float]:
     """Return ``(protected bank length, total bank length)`` in geodesic metres.
 
-    Banks of ``rivers`` (layers, see :func:`river_banks`) inside ``territory``; protected where
-    inside ``protect`` (a lon/lat polygon union), boundary included.
+    Banks of the river layers ``rivers`` (see :func:`river_banks`) inside ``territory``
+    (lon/lat polygon parts; everywhere when None), protected where inside the polygon parts
+    ``protect`` (boundary included).
     """
     pb, lb = river_banks(rivers)
     if territory is not None:
-        pb = _clip_lines(pb, territory)
-        lb = _clip_lines(lb, territory)
+        pb, lb = _lines_in(pb, territory), _lines_in(lb, territory)
     total = geodesic_length(pb) + 2.0 * geodesic_length(lb)
-    if protect is None:
+    if protect is None or len(protect) == 0:
         return 0.0, total
-    prot = (geodesic_length(_clip_lines(pb, protect))
-            + 2.0 * geodesic_length(_clip_lines(lb, protect)))
+    prot = geodesic_length(_lines_in(pb, protect)) + 2.0 * geodesic_length(_lines_in(lb, protect))
     return prot, total
-
-
-def _clip_lines(lines, poly):
-    if lines is None or poly is None:
-        return None
-    out = shapely.intersection(lines, poly)
-    return None if out.is_empty else out
 
 
 def _shoreline(d: IndicatorDef, inp: Inputs) -> IndicatorValue:
     rivers = [g for k in d.params["rivers"] for g in inp.layers_of(k)]
     if not rivers:
         return _nodata(d, "no layer of kind " + ", ".join(d.params["rivers"]))
-    prot, note = _kinds_union(d, d.params["protect"], inp, d.params.get("require", "any"))
-    if prot is None and note:
+    prot, note = _kinds_parts(d.params["protect"], inp, d.params.get("require", "any"))
+    if prot is None:
         return _nodata(d, note)
     p, total = shoreline_protection(rivers, prot, inp.territory())
     if total <= 0:
         return _nodata(d, "the river layers have no bank inside the territory")
-    v = IndicatorValue(d.id, d.name_zh, d.unit, 100.0 * p / total, method="geodesic length",
-                       note=note, numerator=p, denominator=total, basis_unit="m")
-    return v
+    return IndicatorValue(d.id, d.name_zh, d.unit, 100.0 * p / total, method="geodesic length",
+                          note=note, numerator=p, denominator=total, basis_unit="m")
 
 
-def service_coverage(from_geom: shapely.Geometry | None, to_geoms: np.ndarray,
+def service_coverage(from_parts: np.ndarray, to_geoms: np.ndarray,
                      distance_m: float) -> tuple[float, float]:
-    """Return ``(covered m², total m²)``: area of ``from_geom`` within ``distance_m`` of ``to_geoms``.
+    """Return ``(covered m², total m²)``: area of ``from_parts`` within ``distance_m`` of ``to_geoms``.
 
-    Geometries in lon/lat; buffers in the CGCS2000 Gauss-Krüger zone of their extent
-    (:func:`ecogis.crs.metric_crs`), areas ellipsoidal.
+    Geometries in lon/lat; buffers (:data:`BUFFER_SEGMENTS` per circle) in the CGCS2000
+    Gauss-Krüger zone of their extent (:func:`ecogis.crs.metric_crs`), areas ellipsoidal.
     """
-    total = ellipsoidal_area(from_geom)
-    if from_geom is None or len(to_geoms) == 0:
+    total = ellipsoidal_area(from_parts)
+    if len(from_parts) == 0 or len(to_geoms) == 0:
         return 0.0, total
-    b = shapely.total_bounds(np.concatenate([[from_geom], to_geoms]))
+    b = shapely.total_bounds(np.concatenate([from_parts, to_geoms]))
     mcrs = metric_crs(b)
-    src = gpd.GeoSeries(list(to_geoms), crs=CGCS2000).to_crs(mcrs)
-    buf = shapely.union_all(shapely.buffer(np.asarray(src.values, dtype=object), distance_m,
-                                           quad_segs=BUFFER_SEGMENTS // 4))
-    buf_ll = gpd.GeoSeries([buf], crs=mcrs).to_crs(CGCS2000).values[0]
-    return ellipsoidal_area(_clip(from_geom, buf_ll)), total
+    src = measure.to_metric(to_geoms, CGCS2000, target=mcrs)
+    buf = shapely.buffer(src, distance_m, quad_segs=BUFFER_SEGMENTS // 4)
+    buf_parts = measure.to_lonlat(measure.dissolve(buf), mcrs)
+    return measure.intersection_area(from_parts, buf_parts, CGCS2000), total
 
 
 def _service(d: IndicatorDef, inp: Inputs) -> IndicatorValue:
-    miss = _missing(d.params["from"], inp) + _missing(d.params["to"], inp)
+    miss = [k for k in (*d.params["from"], *d.params["to"]) if not inp.has(k)]
     if miss:
         return _nodata(d, "no layer of kind " + ", ".join(miss))
-    frm = union_polygons([g for k in d.params["from"] for g in inp.layers_of(k)])
+    frm = inp.parts(tuple(d.params["from"]))
     terr = inp.territory()
     if terr is not None:
         frm = _clip(frm, terr)
+    if len(frm) == 0:
+        return _nodata(d, "the residential layers have no area inside the territory")
     note = ""
-    to_layers = [g for k in d.params["to"] for g in inp.layers_of(k)]
     fld = d.params.get("to_field")
-    parts = []
-    for g in to_layers:
+    picked = []
+    for g in (g for k in d.params["to"] for g in inp.layers_of(k)):
         if fld is not None:
             if fld in g.columns:
-                g = g[g[fld].astype(str).isin([str(v) for v in d.params.get("to_values", [])])]
+                wanted = {str(v) for v in d.params.get("to_values", [])}
+                g = g[g[fld].astype(str).isin(wanted)]
             else:
                 note = f"no field {fld!r} to pick parks: every feature counts"
-        parts.append(_lonlat_geoms(g) if len(g) else np.array([], dtype=object))
-    targets = np.concatenate(parts) if parts else np.array([], dtype=object)
-    if frm is None:
-        return _nodata(d, "the residential layer has no area inside the territory")
+        if len(g):
+            picked.append(_lonlat_geoms(g))
+    targets = np.concatenate(picked) if picked else np.array([], dtype=object)
     cov, total = service_coverage(frm, targets, float(d.params["distance_m"]))
-    v = _share(d, cov, total, note)
-    v.method = "ellipsoidal (buffers in a Gauss-Krüger plane)"
-    return v
+    return _share(d, cov, total, note, "ellipsoidal (buffers in a Gauss-Krüger plane)")
 
 
 def _slope(d: IndicatorDef, inp: Inputs) -> IndicatorValue:
@@ -523,38 +540,37 @@ def _slope(d: IndicatorDef, inp: Inputs) -> IndicatorValue:
     present = [k for k in kinds if inp.has(k)]
     mask = None
     if present:
-        land = union_polygons([g for k in present for g in inp.layers_of(k)])
+        land = inp.parts(tuple(present))
         if terr is not None:
             land = _clip(land, terr)
-        src = "layers " + ", ".join(present)
+        src = "layers of kind " + ", ".join(present)
     elif d.params.get("classes") and inp.raster("landcover") is not None:
         if terr is None:
-            return _nodata(d, "no admin layer: the territory is unknown")
+            return _nodata(d, NO_TERRITORY)
         land = terr
         mask = (inp.raster("landcover"), class_values(d.params["classes"]))
         src = "land-cover classes " + ", ".join(d.params["classes"])
     else:
         want = ", ".join(kinds) or "—"
         return _nodata(d, f"no layer of kind {want} and no land-cover raster")
-    if land is None:
-        return _nodata(d, "the land layer has no area inside the territory")
-    sc = area_by_slope_class(dem, gpd.GeoSeries([land], crs=CGCS2000), mask=mask)
-    if mask is None:
-        expected = ellipsoidal_area(land)
-        if sc.total_m2 - sc.nodata_m2 < MIN_RASTER_COVERAGE * expected:
-            return _nodata(d, f"the DEM covers only "
-                              f"{100 * (sc.total_m2 - sc.nodata_m2) / expected:.1f} % of the land")
-    above = sc.above(float(d.params["min_slope_deg"]))
+    if len(land) == 0:
+        return _nodata(d, "the land layers have no area inside the territory")
+    key = ("slope", tuple(present), tuple(mask[1]) if mask else None)
+    sc = inp.cached(key, lambda: area_by_slope_class(
+        dem, gpd.GeoSeries([_as_geom(land)], crs=CGCS2000), mask=mask))
     covered = sc.total_m2 - sc.nodata_m2
-    detail = sc.rows()
+    reference = ellipsoidal_area(land) if mask is None else sc.total_m2
+    if covered < MIN_RASTER_COVERAGE * reference:
+        return _nodata(d, f"the DEM covers only {100 * covered / reference:.1f} % of the land")
+    above = sc.above(float(d.params["min_slope_deg"]))
     note = f"land from {src}"
+    method = "ellipsoidal (DEM pixel areas × exact coverage)"
     if d.formula == "slope_share":
-        v = _share(d, above, covered, note)
+        v = _share(d, above, covered, note, method)
     else:
-        v = IndicatorValue(d.id, d.name_zh, d.unit, _area_value(d, above), note=note,
-                           numerator=above, denominator=covered, basis_unit="m2")
-    v.method = "ellipsoidal (DEM pixel areas × exact coverage)"
-    v.detail = detail
+        v = IndicatorValue(d.id, d.name_zh, d.unit, _area_value(d, above), method=method,
+                           note=note, numerator=above, denominator=covered, basis_unit="m2")
+    v.detail = sc.rows()
     return v
 
 

@@ -21,7 +21,8 @@ transform.
 
 Rasters imported into a workspace ``W.gpkg`` are stored beside it as Cloud-optimised GeoTIFFs
 ``W.gpkg.rasters/<name>.tif`` (written to a temporary file, then renamed: atomic) and registered
-in ``W.gpkg.rasters/index.json``.
+in the workspace metadata (key ``rasters``, one record per raster, written atomically by the
+workspace).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import hashlib
-import json
 import math
 import os
 import tempfile
@@ -640,40 +640,43 @@ class RasterInfo:
     values: list[int] = field(default_factory=list)
 
 
-def _ws_path(ws) -> Path:
-    p = getattr(ws, "path", ws)
-    return Path(p)
+def _workspace(ws, *, create: bool = False):
+    """``ws`` as a :class:`ecogis.workspace.Workspace` (opens a path)."""
+    from ecogis.workspace import Workspace
+
+    if isinstance(ws, Workspace):
+        return ws
+    return Workspace.open(ws, create=create)
 
 
 def rasters_dir(ws) -> Path:
     """Return the folder that holds the rasters of workspace ``ws``: ``<workspace>.rasters``."""
-    p = _ws_path(ws)
+    p = Path(getattr(ws, "path", ws))
     return p.with_name(p.name + ".rasters")
 
 
-def _index_path(ws) -> Path:
-    return rasters_dir(ws) / "index.json"
+def _info_from_meta(ws, d: dict) -> RasterInfo:
+    d = dict(d)
+    for k in ("res", "bounds", "lonlat_bounds"):
+        d[k] = tuple(d[k])
+    p = Path(d["path"])
+    d["path"] = str(p if p.is_absolute() else rasters_dir(ws) / p)
+    known = set(RasterInfo.__dataclass_fields__)
+    return RasterInfo(**{k: v for k, v in d.items() if k in known})
 
 
 def list_rasters(ws) -> list[RasterInfo]:
-    """Return the rasters registered in workspace ``ws`` (a Workspace or its path)."""
-    idx = _index_path(ws)
-    if not idx.is_file():
-        return []
-    try:
-        raw = json.loads(idx.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RasterError(f"the raster index is not valid JSON: {exc}", file=str(idx),
-                          fix="re-import the rasters") from None
-    out = []
-    for d in raw.get("rasters", []):
-        d = dict(d)
-        d["res"] = tuple(d["res"])
-        d["bounds"] = tuple(d["bounds"])
-        d["lonlat_bounds"] = tuple(d["lonlat_bounds"])
-        d["path"] = str(rasters_dir(ws) / d["path"])
-        out.append(RasterInfo(**d))
-    return out
+    """Return the rasters registered in workspace ``ws`` (a Workspace or its path).
+
+    The registry is the workspace metadata key ``rasters``: a list of :class:`RasterInfo`
+    records whose ``path`` is relative to ``<workspace>.rasters/``.
+    """
+    w = _workspace(ws)
+    rows = w.meta.get("rasters") or []
+    if not isinstance(rows, list):
+        raise RasterError("the workspace's raster registry is malformed", file=str(w.path),
+                          fix="re-import the rasters with `ecogis import`")
+    return [_info_from_meta(w, d) for d in rows if isinstance(d, dict)]
 
 
 def raster_of_kind(ws, kind: str) -> RasterInfo | None:
@@ -682,32 +685,16 @@ def raster_of_kind(ws, kind: str) -> RasterInfo | None:
     return found[-1] if found else None
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _register(ws, info: RasterInfo) -> None:
-    infos = [r for r in list_rasters(ws) if r.name != info.name] + [info]
-    base = rasters_dir(ws)
+    w = _workspace(ws, create=True)
+    infos = [r for r in list_rasters(w) if r.name != info.name] + [info]
+    base = rasters_dir(w)
     rows = []
     for r in infos:
         d = asdict(r)
         d["path"] = Path(r.path).name if Path(r.path).parent == base else r.path
         rows.append(d)
-    _atomic_write_text(_index_path(ws), json.dumps({"rasters": rows}, ensure_ascii=False,
-                                                   indent=2) + "\n")
-    hook = getattr(ws, "set_meta", None)  # the workspace's metadata hook, when it has one
-    if callable(hook):
-        hook("rasters", json.dumps([r.name for r in infos], ensure_ascii=False))
+    w.set_meta(rasters=rows)
 
 
 def _sha256(path: Path) -> str:
@@ -788,12 +775,14 @@ def import_raster(ws, kind: str, path: str | os.PathLike, name: str | None = Non
 
     The first band is checked (land-cover values against layers/landcover.toml, DEM elevations
     plausible in metres, CRS present and consistent with China) and stored as a Cloud-optimised
-    GeoTIFF ``<workspace>.rasters/<name>.tif`` (atomic), registered in ``index.json`` there.
+    GeoTIFF ``<workspace>.rasters/<name>.tif`` (atomic), registered in the workspace metadata.
+    ``ws`` is a Workspace or the path of one (created when missing).
     ``crs`` overrides or supplies the raster's CRS.
     """
     if kind not in RASTER_KINDS:
         raise RasterError(f"unknown raster kind {kind!r}", file=str(path),
                           fix=f"use one of {', '.join(RASTER_KINDS)}")
+    ws = _workspace(ws, create=True)
     src_path = Path(path)
     if not src_path.is_file():
         raise RasterError("file not found", file=str(path), fix="check the path")

@@ -22,17 +22,11 @@ from pyproj import CRS, Geod, Transformer
 
 from ecogis import raster as R
 from ecogis.errors import CRSError, InputError
+from ecogis.workspace import Workspace
 
-DATA = Path(__file__).parent / "data"
 CGCS = CRS.from_epsg(4490)
 GK105 = CRS.from_epsg(4544)  # CGCS2000 3° GK CM 105°E, no prefix
 GEOD = Geod(a=6378137.0, rf=298.257222101)
-
-
-def anju() -> gpd.GeoDataFrame:
-    g = gpd.read_file(DATA / "anju.gpkg")
-    assert g.crs.to_epsg() == 4490
-    return g
 
 
 # ---------------------------------------------------------------------------- slope
@@ -202,8 +196,8 @@ def test_zonal_classes_projected_exact_against_pixel_boxes():
     assert z.areas.sum() == pytest.approx(expected_m2, rel=1e-6)
 
 
-def test_zonal_classes_real_boundary_geographic_grid():
-    b = anju()
+def test_zonal_classes_real_boundary_geographic_grid(anju):
+    b = anju
     geom = b.geometry.values[0]
     res = 0.01
     xmin, ymin, xmax, ymax = geom.bounds
@@ -297,6 +291,7 @@ def test_import_raster_stores_cog_beside_workspace(tmp_path):
     t = Affine(1 / 1200, 0, 105.1, 0, -1 / 1200, 30.5)
     write_tif(src, data, t, "EPSG:4490", nodata=0)
     info = R.import_raster(ws, "landcover", src, name="lc2022")
+    assert Workspace.open(ws).meta["rasters"][0]["path"] == "lc2022.tif"
     stored = tmp_path / "anju.gpkg.rasters" / "lc2022.tif"
     assert Path(info.path) == stored and stored.is_file()
     with rasterio.open(stored) as ds:
@@ -330,17 +325,19 @@ def test_import_raster_stores_cog_beside_workspace(tmp_path):
 def test_import_raster_refuses_bad_rasters(tmp_path, kind, data, crs, err, match):
     src = tmp_path / "bad.tif"
     write_tif(src, data, Affine(0.001, 0, 105.1, 0, -0.001, 30.5), crs)
+    ws = Workspace.open(tmp_path / "ws.gpkg", create=True)
     with pytest.raises(err, match=match) as info:
-        R.import_raster(tmp_path / "ws.gpkg", kind, src)
-    assert str(src) in str(info.value) or kind == "slope"
-    assert R.list_rasters(tmp_path / "ws.gpkg") == []
+        R.import_raster(ws, kind, src)
+    assert str(src) in str(info.value)
+    assert R.list_rasters(ws) == []
+    assert not list(tmp_path.glob("ws.gpkg.rasters/*"))
 
 
 # ---------------------------------------------------------------------------- demo rasters
 
 
-def test_demo_rasters_are_deterministic_and_tuned(tmp_path):
-    b = anju()
+def test_demo_rasters_are_deterministic_and_tuned(tmp_path, anju):
+    b = anju
     p1 = R.make_demo_rasters(b, tmp_path / "a", seed=42)
     p2 = R.make_demo_rasters(b, tmp_path / "b", seed=42)
     p3 = R.make_demo_rasters(b, tmp_path / "c", seed=43)
