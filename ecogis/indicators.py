@@ -241,14 +241,23 @@ class Inputs:
         self._cache: dict[Any, Any] = {}
 
     @classmethod
-    def from_workspace(cls, ws) -> Inputs:
-        """Inputs reading layers from ``ws`` (a Workspace) and its registered rasters."""
+    def from_workspace(cls, ws, *, admin: str | None = None) -> Inputs:
+        """Inputs reading layers from ``ws`` (a Workspace) and its registered rasters.
+
+        ``admin`` names the layer that is the territory (default: every ``admin`` layer).
+        """
         from ecogis.raster import list_rasters
 
         rasters = {}
         for r in list_rasters(ws):
             rasters[r.kind] = r.path  # the last imported raster of a kind wins
-        return cls(rasters=rasters,
+        layers = {}
+        if admin is not None:
+            if admin not in ws.names():
+                raise InputError(f"has no layer {admin!r}", file=str(ws.path),
+                                 fix="pass --admin with a layer listed by `ecogis layers`")
+            layers["admin"] = ws.read(admin)
+        return cls(layers=layers, rasters=rasters,
                    loader=lambda kind: [ws.read(n) for n in ws.names_of_kind(kind)])
 
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:

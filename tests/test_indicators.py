@@ -510,3 +510,30 @@ def test_cli_import_rasters_then_forest_cover(workspace, run_cli, tmp_path, anju
     assert rows["forest_grass_cover"]["value"] == pytest.approx(31.9, abs=0.005)
     code, _, err = run_cli("import", ws.path, "landcover", paths["dem"])
     assert code == 2 and "integer" in err
+
+
+def test_cli_admin_picks_the_territory_layer(workspace, run_cli, admin_units):
+    ws, plan, expected = workspace
+    other = admin_units[admin_units["name"] == "沙湾区"][["name", "geometry"]]
+    ws.write("neighbour", other, "admin")
+    code, out, err = run_cli("indicators", ws.path, "--format", "json", "--id", "redline_share")
+    assert code == 0, err
+    both = json.loads(out)["indicators"][0]["value"]
+    code, out, err = run_cli("indicators", ws.path, "--format", "json", "--id", "redline_share",
+                             "--admin", "admin")
+    assert code == 0, err
+    assert json.loads(out)["indicators"][0]["value"] == pytest.approx(expected, rel=1e-7)
+    # the union of both districts is the territory without --admin
+    assert both == pytest.approx(expected * 1269.568 / (1269.568 + 603.504), rel=1e-4)
+    code, _, err = run_cli("indicators", ws.path, "--admin", "nope")
+    assert code == 2 and "nope" in err
+
+
+def test_cli_lists_plan_indicators_it_cannot_measure(workspace, run_cli, tmp_path):
+    ws, plan, _ = workspace
+    p = tmp_path / "more.toml"
+    p.write_text(plan.read_text(encoding="utf-8") + '[[indicators]]\nid = "energy_intensity"\n'
+                 'unit = "吨标准煤/万元"\n', encoding="utf-8")
+    code, out, _ = run_cli("indicators", ws.path, "--plan", p, "--format", "json")
+    assert code == 0
+    assert json.loads(out)["plan_ids_not_measured"] == ["energy_intensity"]

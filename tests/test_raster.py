@@ -352,3 +352,22 @@ def test_demo_rasters_are_deterministic_and_tuned(tmp_path, anju):
     assert shares[1] == pytest.approx(31.3, abs=0.005)  # forest
     assert set(shares) == {1, 2, 3, 4, 5, 6}
     assert z.areas.sum() / 1e6 == pytest.approx(1269.568, abs=0.05)
+
+
+def test_landcover_table_and_its_validation(tmp_path):
+    table = R.load_landcover()
+    assert {c.id: c.value for c in table.values()} == {
+        "forest": 1, "grassland": 2, "cropland": 3, "water": 4, "built": 5, "other": 6}
+    assert R.class_values(["forest", "grassland"]) == [1, 2]
+    for n, (body, match) in enumerate([
+        ('[classes.a]\nvalue = 1\nname_zh = "甲"\n[classes.b]\nvalue = 1\nname_zh = "乙"\n',
+         "share value"),
+        ('[classes.a]\nvalue = 0\nname_zh = "甲"\n', "1-254"),
+        ('[classes.a]\nvalue = 3\nname_zh = "甲"\nshade = "x"\n', "unknown keys"),
+        ('[classes.a]\nvalue = 3\n', "name_zh"),
+    ]):
+        bad = tmp_path / f"lc{n}.toml"  # a new file each time: the loader caches by mtime
+        bad.write_text(body, encoding="utf-8")
+        with pytest.raises(InputError, match=match) as info:
+            R.load_landcover(bad)
+        assert str(bad) in str(info.value)

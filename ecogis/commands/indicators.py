@@ -12,6 +12,7 @@ from ecogis.indicators import (
     Inputs,
     indicators_report,
     load_indicators,
+    plan_entries,
 )
 from ecogis.report import add_format_argument, emit, format_csv, format_table, plain, to_json
 
@@ -46,6 +47,8 @@ def register(sub) -> None:
     p.add_argument("--year", type=int, help="target year (default: the plan's earliest target)")
     p.add_argument("--id", action="append", dest="ids", metavar="ID",
                    help="only this indicator (repeatable)")
+    p.add_argument("--admin", metavar="LAYER",
+                   help="the layer that is the territory (default: every admin layer)")
     p.add_argument("--check", action="store_true",
                    help="exit 1 when an indicator does not meet its target")
     add_format_argument(p)
@@ -99,14 +102,16 @@ def run(args) -> int:
     defs = load_indicators()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        rows = indicators_report(Inputs.from_workspace(ws), plan, year=args.year, ids=args.ids,
-                                 defs=defs)
+        rows = indicators_report(Inputs.from_workspace(ws, admin=args.admin), plan,
+                                 year=args.year, ids=args.ids, defs=defs)
+        not_spatial = sorted(set(plan_entries(plan)) - set(defs)) if plan else []
     if args.format == "json":
         emit(to_json({
             "workspace": str(ws.path), "plan": None if plan is None else str(plan),
             "year": args.year, "unit_note": "values in each indicator's unit",
             "area_method": "ellipsoidal", "length_method": "geodesic",
             "indicators": [dict(plain(r), target_text=r.target_text) for r in rows],
+            "plan_ids_not_measured": not_spatial,
             "warnings": [str(w.message) for w in caught],
         }))
     elif args.format == "csv":
@@ -115,6 +120,8 @@ def run(args) -> int:
         title = f"indicators of {ws.path.name}" + (f" against {Path(str(plan)).name}"
                                                    if plan else " (no plan)")
         emit(render_table(rows, title=title))
+        if not_spatial:
+            emit(f"plan indicators not measured from data: {', '.join(not_spatial)}")
         for w in caught:
             emit(f"warning: {w.message}")
     if args.check and any(r.status == NOT_MET for r in rows):
