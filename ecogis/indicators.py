@@ -155,7 +155,7 @@ def load_indicators(path: str | os.PathLike | None = None) -> dict[str, Indicato
 # geometry helpers (through ecogis.measure: ellipsoidal areas, geodesic lengths, dissolves)
 
 POLYGONAL = (3, 6)
-LINEAR = (1, 5)
+LINEAR = (1, 2, 5)  # LineString, LinearRing, MultiLineString
 
 
 def _lonlat_geoms(gdf) -> np.ndarray:

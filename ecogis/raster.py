@@ -881,8 +881,9 @@ def make_demo_rasters(boundary_gdf_lonlat, out_dir: str | os.PathLike,
     that the classes take :data:`DEMO_SHARES` of its ellipsoidal area (forest 31.3 %):
     water in the lowest hollows, built-up around a few town seeds, forest on the highest and
     steepest ground, grassland next to it, 2 % other, the rest cropland.
-    Only arithmetic on a seeded ``numpy.random.Generator`` lattice is used, so the same seed
-    gives the same bytes.
+    Everything derives from one seeded ``numpy.random.Generator`` (PCG64) and stable sorts,
+    and the GeoTIFFs carry no timestamps, so the same seed gives the same bytes (with the same
+    NumPy and GDAL; the DEM is rounded to 0.1 m).
     """
     gdf = boundary_gdf_lonlat
     if hasattr(gdf, "to_crs") and gdf.crs is not None and not CRS.from_user_input(gdf.crs).equals(
