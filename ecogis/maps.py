@@ -198,13 +198,31 @@ def _to_lonlat(gdf: gpd.GeoDataFrame, where: str) -> gpd.GeoDataFrame:
     return gdf.to_crs(CGCS2000)
 
 
-def _display_geometry(
-    geoms: np.ndarray, *, coverage: bool, tolerance_m: float, generalise_m: float | None,
-    metric,
-) -> tuple[np.ndarray, str]:
-    """Simplify lon/lat ``geoms`` by ``tolerance_m`` in the metric plane; return geoms, method."""
+def display_geometry(
+    geoms, tolerance_m: float, *, coverage: bool = False, generalise_m: float | None = None,
+    metric=None,
+) -> tuple[np.ndarray, str, int]:
+    """Simplify lon/lat (EPSG:4490) ``geoms`` for display by ``tolerance_m`` metres.
+
+    The work is done in the CGCS2000 Gauss-Krüger plane ``metric`` (default: the 3° zone
+    nearest the geometries' centre): ``shapely.coverage_simplify`` when ``coverage`` is true and
+    the geometries are a valid coverage (shared edges stay shared), else
+    ``shapely.simplify(preserve_topology=True)``; ``generalise_m`` simplifies by at least that
+    much and then snaps coordinates to a grid of that many metres. Back in lon/lat, coordinates are rounded to
+    :func:`decimals_for` ``(max(tolerance_m, generalise_m))`` decimals and repeated points
+    removed.
+
+    Returns
+    -------
+    (geometries, method, decimals)
+        Display geometries in EPSG:4490, the method used (text) and the decimals kept.
+    """
     from pyproj import Transformer
 
+    geoms = np.asarray(geoms, dtype=object)
+    if metric is None:
+        b = shapely.total_bounds(geoms)
+        metric = metric_crs(b if np.isfinite(b).all() else (105.0, 30.0, 105.0, 30.0))
     fwd = Transformer.from_crs(CGCS2000, metric, always_xy=True)
     inv = Transformer.from_crs(metric, CGCS2000, always_xy=True)
 
@@ -213,6 +231,7 @@ def _display_geometry(
 
     g = shapely.transform(geoms, tr(fwd))
     method = "none"
+    tolerance_m = max(tolerance_m, generalise_m or 0.0)  # no detail finer than the grid
     if tolerance_m > 0:
         polygonal = np.isin(shapely.get_type_id(g), (3, 6))
         if coverage and polygonal.all() and len(g) > 0 and bool(shapely.coverage_is_valid(g)):
@@ -224,31 +243,29 @@ def _display_geometry(
     if generalise_m:
         g = shapely.set_precision(g, generalise_m)
         method += f" + grid {generalise_m:g} m"
-    return shapely.transform(g, tr(inv)), method
-
-
-def _round(geoms: np.ndarray, decimals: int) -> np.ndarray:
-    g = shapely.transform(geoms, lambda c: np.round(c, decimals))
-    return shapely.remove_repeated_points(g)
+    decimals = decimals_for(max(tolerance_m, generalise_m or 0.0))
+    out = shapely.transform(shapely.transform(g, tr(inv)), lambda c: np.round(c, decimals))
+    return shapely.remove_repeated_points(out), method, decimals
 
 
 # --------------------------------------------------------------------------- attributes
 
 
 def _clean(value: Any) -> Any:
+    """Return ``value`` as a JSON-plain scalar or list (None for missing values)."""
     if value is None:
         return None
-    if isinstance(value, (np.integer,)):
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, (float, np.floating)):
         f = float(value)
-        return None if math.isnan(f) else round(f, 3)
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return None if math.isnan(f) or math.isinf(f) else f
     if isinstance(value, str):
         return value
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_clean(v) for v in value]
     try:
         if pd.isna(value):
             return None
@@ -629,12 +646,9 @@ def _prepare(layer: MapLayer, kind: Kind, *, public: bool, dissolve_above: int) 
 
 
 def _simplify(p: _Prepared, generalise_m: float | None, metric) -> None:
-    geoms, method = _display_geometry(
-        p.lonlat.geometry.values, coverage=p.coverage, tolerance_m=p.tolerance,
+    p.geoms, p.method, p.decimals = display_geometry(
+        p.lonlat.geometry.values, p.tolerance, coverage=p.coverage,
         generalise_m=generalise_m, metric=metric)
-    p.decimals = decimals_for(max(p.tolerance, generalise_m or 0.0))
-    p.geoms = _round(geoms, p.decimals)
-    p.method = method
 
 
 def _vertices(p: _Prepared) -> int:
@@ -873,11 +887,8 @@ def make_map(
         i = len(info.layers)
         style = {"color": color, "weight": 1.5, "fillColor": color, "fillOpacity": 0.6,
                  "className": f"ecogis-layer-{i}"}
-        geoms, method = _display_geometry(gdf.geometry.values, coverage=False,
-                                          tolerance_m=DEFAULT_TOLERANCE_M,
-                                          generalise_m=generalise_m, metric=metric)
-        dec = decimals_for(max(DEFAULT_TOLERANCE_M, generalise_m or 0.0))
-        geoms = _round(geoms, dec)
+        geoms, method, dec = display_geometry(gdf.geometry.values, DEFAULT_TOLERANCE_M,
+                                              generalise_m=generalise_m, metric=metric)
         fields, props = _diff_props(gdf, kinds, public)
         spec = {"label": f"变化：{zh}", "style": style,
                 "fields": [[f, FIELD_LABELS.get(f, f)] for f in fields], "tip": fields[:2]}
@@ -997,10 +1008,8 @@ def _add_sites(m, sites: gpd.GeoDataFrame, kinds: KindRegistry, public: bool,
             if isinstance(hits, (list, tuple, np.ndarray)):
                 p["hits"] = [_hit_text(h, public, kinds) for h in hits]
         props.append({k: v for k, v in p.items() if v is not None})
-    geoms, method = _display_geometry(sites.geometry.values, coverage=False, tolerance_m=0.5,
-                                      generalise_m=generalise_m, metric=metric)
-    dec = decimals_for(max(0.5, generalise_m or 0.0))
-    geoms = _round(geoms, dec)
+    geoms, method, dec = display_geometry(sites.geometry.values, 0.5,
+                                          generalise_m=generalise_m, metric=metric)
     i = len(info.layers)
     style = {"color": "#222222", "weight": 2.5, "fillColor": "#000000", "fillOpacity": 0.75,
              "className": f"ecogis-layer-{i}"}
@@ -1077,6 +1086,6 @@ def save_map(m: folium.Map, path: str | Path) -> Path:
 
 __all__ = [
     "BASEMAPS", "DEFAULT_TOLERANCE_M", "MAX_VERTICES", "LayerStats", "MapInfo",
-    "MapInputError", "MapLayer", "VERDICTS", "decimals_for", "geodesic_area_m2", "make_map",
+    "MapInputError", "MapLayer", "VERDICTS", "decimals_for", "display_geometry", "geodesic_area_m2", "make_map",
     "read_diff", "read_sites", "render_html", "save_map",
 ]

@@ -107,7 +107,7 @@ def _is_remote(url: str) -> bool:
     return bool(re.match(r"^(https?:)?//", url, re.I))
 
 
-def _script_for(url: str) -> str | None:
+def _script_for(url: str, uses_awesome: bool = False) -> str | None:
     """Return the inline ``<script>`` for ``url``, ``""`` to drop it, None when unknown."""
     if url.startswith(SCHEME):
         return f"<script>/* {url[len(SCHEME):]} */\n{_js(url[len(SCHEME):])}</script>"
@@ -116,6 +116,8 @@ def _script_for(url: str) -> str | None:
     if _DROPPABLE.search(url):
         return ""
     if _AWESOME_JS.search(url):
+        if not uses_awesome:  # folium lists it on every page; only folium.Icon needs it
+            return ""
         raise OfflineAssetError(
             "the map uses folium.Icon (Leaflet.awesome-markers), which ecogis does not vendor",
             fix="use folium.CircleMarker or a plain folium.Marker")
@@ -141,10 +143,11 @@ def inline_assets(html: str) -> str:
         When the page loads a script or stylesheet that is neither vendored nor droppable.
     """
     done: set[str] = set()
+    uses_awesome = "L.AwesomeMarkers" in html
 
     def script(m: re.Match) -> str:
         url = m.group(1)
-        out = _script_for(url)
+        out = _script_for(url, uses_awesome)
         if out is None:
             raise OfflineAssetError(f"the map loads the script {url} from outside the page",
                                     fix="vendor it under ecogis/assets or drop the element")
