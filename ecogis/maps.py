@@ -69,6 +69,8 @@ MAX_AUTO_TOLERANCE_M = 64.0
 MAX_VERTICES = 400_000
 #: a coverage layer with more features than this is dissolved for display
 DISSOLVE_ABOVE = 5_000
+#: a dissolve groups by a field only when it has at most this many distinct values
+MAX_DISSOLVE_GROUPS = 500
 #: above this many drawn features the map uses Leaflet's canvas renderer instead of SVG
 CANVAS_ABOVE = 3_000
 
@@ -610,7 +612,9 @@ def _prepare(layer: MapLayer, kind: Kind, *, public: bool, dissolve_above: int) 
     dissolved_by = None
     if dissolve:
         allowed = kind.public if public else kind.fields
-        group = next((f for f in _GROUP_FIELDS if f in allowed and f in lonlat.columns), None)
+        limit = max(1, min(MAX_DISSOLVE_GROUPS, n_in // 10))
+        group = next((f for f in _GROUP_FIELDS if f in allowed and f in lonlat.columns
+                      and lonlat[f].nunique() <= limit), None)
         geoms = lonlat.geometry.values
         if group is not None:
             keys = lonlat[group].astype(object).where(lonlat[group].notna(), "—").astype(str)
@@ -874,7 +878,7 @@ def make_map(
             name=p.layer.name, kind=p.kind.id, label=label, features_in=p.features_in,
             features_out=int(len(geoms)), vertices_in=p.vertices_in,
             vertices_out=int(shapely.get_num_coordinates(geoms).sum()),
-            tolerance_m=p.tolerance, method=p.method, decimals=p.decimals,
+            tolerance_m=max(p.tolerance, generalise_m or 0.0), method=p.method, decimals=p.decimals,
             dissolved_by=p.dissolved_by, fields=tuple(p.fields)))
         if p.dissolved_by:
             by = "按" + FIELD_LABELS.get(p.dissolved_by, p.dissolved_by) + "合并" \
@@ -901,7 +905,8 @@ def make_map(
             features_out=len(geoms), vertices_in=int(shapely.get_num_coordinates(
                 gdf.geometry.values).sum()),
             vertices_out=int(shapely.get_num_coordinates(geoms).sum()),
-            tolerance_m=DEFAULT_TOLERANCE_M, method=method, decimals=dec, fields=tuple(fields)))
+            tolerance_m=max(DEFAULT_TOLERANCE_M, generalise_m or 0.0), method=method,
+            decimals=dec, fields=tuple(fields)))
 
     if site_ll is not None:
         _add_sites(m, site_ll, kinds, public, generalise_m, metric, info, legend)
@@ -1032,7 +1037,8 @@ def _add_sites(m, sites: gpd.GeoDataFrame, kinds: KindRegistry, public: bool,
         name="sites", kind="site", label="建设项目选址", features_in=len(sites),
         features_out=len(geoms),
         vertices_in=int(shapely.get_num_coordinates(sites.geometry.values).sum()),
-        vertices_out=int(shapely.get_num_coordinates(geoms).sum()), tolerance_m=0.5,
+        vertices_out=int(shapely.get_num_coordinates(geoms).sum()),
+        tolerance_m=max(0.5, generalise_m or 0.0),
         method=method, decimals=dec, fields=tuple(shown)))
 
 
