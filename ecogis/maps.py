@@ -294,7 +294,13 @@ def _feature_collection(geoms: np.ndarray, props: list[dict]) -> str:
         + ',"geometry":' + g + "}"
         for g, p in zip(gj, props, strict=True)
     ]
-    return '{"type":"FeatureCollection","features":[' + ",".join(feats) + "]}"
+    text = '{"type":"FeatureCollection","features":[' + ",".join(feats) + "]}"
+    return _script_safe(text)
+
+
+def _script_safe(json_text: str) -> str:
+    """Return JSON text that cannot close the ``<script>`` it is embedded in (``<\\/``)."""
+    return json_text.replace("</", "<\\/").replace("<!--", "<\\u0021--")
 
 
 # --------------------------------------------------------------------------- page elements
@@ -397,7 +403,7 @@ class GeoJsonOverlay(Layer):
         super().__init__(name=name, overlay=True, control=True, show=show)
         self._name = "GeoJsonOverlay"
         self.data = data
-        self.spec = json.dumps(spec, ensure_ascii=False, separators=(",", ":"))
+        self.spec = _script_safe(json.dumps(spec, ensure_ascii=False, separators=(",", ":")))
 
 
 class _Helpers(MacroElement):
@@ -844,7 +850,7 @@ def make_map(
                    zoom_snap=0.25)
     m.default_js = list(offline.OFFLINE_JS)
     m.default_css = list(offline.OFFLINE_CSS)
-    m.get_root().title = title
+    m.get_root().title = html_mod.escape(title)  # branca does not escape it
     _Helpers().add_to(m)
     _add_basemap(m, basemap, tianditu_key)
 

@@ -539,3 +539,14 @@ def test_geod_area_matches_reference_csv():
                              always_xy=True)
     planar = shapely.transform(g[0], lambda c: np.column_stack(t.transform(c[:, 0], c[:, 1])))
     assert geodesic_area_m2(g)[0] == pytest.approx(planar.area, rel=1e-5)
+
+
+def test_attribute_text_cannot_break_out_of_the_page(layers):
+    r = layers["redline"].copy()
+    r["name"] = ["</script><script>alert(1)</script>", "<!-- x", "a&b", "d", "e", "f"]
+    html = render_html(make_map([("r", "redline", r)], title="<b>t</b>"))
+    assert "</script><script>alert(1)" not in html and "<!-- x" not in html
+    assert "<b>t</b>" not in html and "&lt;b&gt;t&lt;/b&gt;" in html
+    fc, _ = layer_data(html)[0]  # still valid JSON, with the original text
+    names = [f["properties"]["name"] for f in fc["features"]]
+    assert names[:3] == ["</script><script>alert(1)</script>", "<!-- x", "a&b"]
