@@ -58,7 +58,7 @@ from ecogis import offline
 from ecogis.crs import CGCS2000, metric_crs
 from ecogis.errors import InputError
 from ecogis.kinds import Kind, KindRegistry, load_kinds
-from ecogis.measure import geodesic_area
+from ecogis.measure import geodesic_area, geodesic_length
 from ecogis.units import from_m2
 
 #: display tolerance (m) a layer starts from when it has no explicit ``simplify_m``
@@ -91,7 +91,7 @@ FIELD_LABELS: dict[str, str] = {
     "grade": "等别", "land_code": "地类编码", "land_name": "地类名称", "category": "类别",
     "code": "代码", "setback_m": "退让距离 (m)", "population": "人口", "id": "编号",
     "basin": "流域", "verdict": "结论", "parcels": "图斑数", "area_km2": "面积 (km²)",
-    "area_mu": "面积 (亩)", "layer": "图层", "kind": "类型",
+    "area_mu": "面积 (亩)", "length_km": "长度 (km)", "layer": "图层", "kind": "类型",
 }
 # fields whose values group a coverage layer when it is dissolved for display (first present)
 _GROUP_FIELDS = ("town", "name", "zone", "level", "category", "type", "land_name")
@@ -630,6 +630,10 @@ def _prepare(layer: MapLayer, kind: Kind, *, public: bool, dissolve_above: int) 
     if is_poly.any():
         for k, v in _area_props(area).items():
             props_df[k] = np.where(is_poly, v, np.nan)
+    is_line = np.isin(shapely.get_type_id(lonlat.geometry.values), (1, 5))
+    if is_line.any():
+        length = geodesic_length(lonlat.geometry.values, crs=CGCS2000)
+        props_df["length_km"] = np.where(is_line, np.round(length / 1000.0, 3), np.nan)
     props = [{k: _clean(v) for k, v in row.items() if _clean(v) is not None}
              for row in props_df.to_dict("records")]
     auto = layer.simplify_m is None

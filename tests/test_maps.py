@@ -567,3 +567,15 @@ def test_attribute_text_cannot_break_out_of_the_page(layers):
     fc, _ = layer_data(html)[0]  # still valid JSON, with the original text
     names = [f["properties"]["name"] for f in fc["features"]]
     assert names[:3] == ["</script><script>alert(1)</script>", "<!-- x", "a&b"]
+
+
+def test_line_layer_gets_geodesic_length():
+    line = shapely.LineString([(105.0, 30.0), (105.1, 30.05), (105.2, 30.0)])
+    gdf = gpd.GeoDataFrame({"name": ["示意河"]}, geometry=[line], crs=4490)
+    m = make_map([MapLayer("r", "river", gdf, simplify_m=0)], title="t")
+    fc, spec = layer_data(render_html(m))[0]
+    props = fc["features"][0]["properties"]
+    assert "area_km2" not in props
+    want = GEOD.line_length([105.0, 105.1, 105.2], [30.0, 30.05, 30.0]) / 1000
+    assert props["length_km"] == pytest.approx(want, abs=1e-3)
+    assert spec["fields"][-1] == ["length_km", "长度 (km)"]
