@@ -205,7 +205,7 @@ def _read_text_file_utf8(path: Path, declared: str | None) -> tuple[Path, str, s
     return tmp, codec, how, tmp
 
 
-def _rename_aliases(gdf: gpd.GeoDataFrame, kind: Kind) -> dict:
+def _rename_aliases(gdf: gpd.GeoDataFrame, kind: Kind) -> tuple[gpd.GeoDataFrame, dict]:
     reg = load_kinds()
     renames = {}
     existing = set(gdf.columns)
@@ -218,9 +218,7 @@ def _rename_aliases(gdf: gpd.GeoDataFrame, kind: Kind) -> dict:
             target = col.lower()
         if target and target in wanted and target not in existing and target not in renames.values():
             renames[col] = target
-    if renames:
-        gdf.rename(columns=renames, inplace=True)
-    return renames
+    return (gdf.rename(columns=renames) if renames else gdf), renames
 
 
 def check_fields(gdf: gpd.GeoDataFrame, kind: Kind, *, file: str | None = None,
@@ -331,7 +329,7 @@ def read_vector(
     check_crs(declared, bounds, **where)
     gdf = gdf.set_crs(declared, allow_override=True)
 
-    renamed = _rename_aliases(gdf, k)
+    gdf, renamed = _rename_aliases(gdf, k)
     gdf, repairs = clean_geometries(gdf, k, file=str(p), layer=layer, measure_crs=declared,
                                     warn=warn)
     if len(gdf) == 0:
