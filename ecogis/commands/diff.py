@@ -48,6 +48,9 @@ def register(sub) -> None:
     p.add_argument("--encoding", help="attribute encoding of data files")
     p.add_argument("--out", metavar="DIFF.gpkg",
                    help="write layers lost, gained, noise, nature_changed (atomically)")
+    p.add_argument("--map", metavar="OUT.html",
+                   help="write an offline change map: AFTER, lost in red, gained in green "
+                   "(BEFORE as a hidden layer)")
     p.add_argument("--format", choices=["table", "json"], default="table",
                    help="output format (default table)")
     p.set_defaults(func=run)
@@ -117,6 +120,7 @@ def run(args) -> int:
             before_name=before.source, after_name=after.source)
         if args.out:
             write_diff(result, args.out, unit=unit)
+        map_path = write_change_map(result, before, after, args.map) if args.map else None
     result.notes[:0] = notes
     # ecogis's own warnings (CRS guessed, geometry repaired) are part of the report; library
     # deprecation warnings are not
@@ -126,14 +130,37 @@ def run(args) -> int:
         d["warnings"] = warn
         if args.out:
             d["out"] = str(args.out)
+        if map_path:
+            d["map"] = str(map_path)
         emit(to_json(d))
     else:
         emit(render_table(result, unit))
         if args.out:
             emit(f"layers lost, gained, noise, nature_changed written to {args.out}")
+        if map_path:
+            emit(f"change map written to {map_path}")
         for w in warn:
             emit(f"warning: {w}")
     return 1 if result.verdict == "fail" else 0
+
+
+def write_change_map(result: DiffResult, before: LoadedLayer, after: LoadedLayer,
+                     path: str) -> Path:
+    """Write an offline HTML map of the change: AFTER, lost (red) and gained (green)."""
+    from ecogis.maps import MapLayer, make_map, save_map
+
+    layers = [
+        MapLayer(f"before:{before.name}", result.kind, before.gdf,
+                 label=f"变更前 {result.kind_name}", show=False, synthetic=before.synthetic),
+        MapLayer(f"after:{after.name}", result.kind, after.gdf,
+                 label=f"变更后 {result.kind_name}", synthetic=after.synthetic),
+    ]
+    d = result.as_dict("km2")
+    title = (f"{result.kind_name} 变化：减少 {d['lost']:.4f} km²，增加 {d['gained']:.4f} km²，"
+             f"{'通过' if result.verdict == 'pass' else '不通过'}")
+    m = make_map(layers, title=title, diff={"lost": result.lost, "gained": result.gained},
+                 source=f"{result.before_name} -> {result.after_name}")
+    return save_map(m, path)
 
 
 def render_table(result: DiffResult, unit: str) -> str:
