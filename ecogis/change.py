@@ -958,12 +958,11 @@ def write_diff(result: DiffResult, path: str | os.PathLike, *, unit: str = "km2"
     tmp.unlink()
     try:
         for name in DIFF_LAYERS:
-            gdf = getattr(result, name)
-            gdf = gdf.copy()
-            if len(gdf):
-                gdf = gdf.set_geometry(shapely.multipolygons(
-                    [[g] for g in gdf.geometry.values]) if len(gdf) else gdf.geometry)
-                gdf = gdf.set_crs(result.crs, allow_override=True)
+            gdf = getattr(result, name).copy()
+            if len(gdf):  # one geometry type per layer: MultiPolygon
+                gdf = gdf.set_geometry(gpd.GeoSeries(
+                    [shapely.MultiPolygon([g]) for g in gdf.geometry.values], index=gdf.index,
+                    crs=result.crs))
             pyogrio.write_dataframe(gdf, tmp, layer=name, driver="GPKG",
                                     geometry_type="MultiPolygon",
                                     layer_options={"SPATIAL_INDEX": "YES"})
