@@ -767,6 +767,11 @@ def list_plans() -> list[str]:
 _FULLWIDTH = str.maketrans("０１２３４５６７８９．％", "0123456789.%")
 
 
+#: small numbers a document may write in Chinese (一公里, 两个)
+_CN_NUMERALS = {1.0: "一", 2.0: "两", 3.0: "三", 4.0: "四", 5.0: "五", 6.0: "六", 7.0: "七",
+                8.0: "八", 9.0: "九", 10.0: "十"}
+
+
 def _norm(text: str) -> str:
     """NFKC, full-width digits made ASCII, all white space removed."""
     t = unicodedata.normalize("NFKC", text).translate(_FULLWIDTH)
@@ -816,7 +821,7 @@ def verify_citations(plan: Plan, seeds_dir: str | os.PathLike) -> list[str]:
         if q not in t:
             problems.append(f"{who}: quote {quote!r} not in {src} L{line}")
         for v in values:
-            if number_text(v) not in q:
+            if number_text(v) not in q and _CN_NUMERALS.get(v, "\0") not in q:
                 problems.append(f"{who}: value {number_text(v)} not in its quote {quote!r}")
 
     r = plan.region
