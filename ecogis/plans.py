@@ -34,7 +34,8 @@ from ecogis.units import area_unit
 __all__ = [
     "Baseline", "Figure", "Inconsistency", "Indicator", "Plan", "Region", "Setback", "Target",
     "TotalArea", "Extent", "MEASURES", "FIGURE_COMPARATORS", "TARGET_COMPARATORS", "list_plans",
-    "load_plan", "plan_path", "normalize", "unit_dimension", "verify_citations",
+    "load_plan", "number_text", "parse_plan", "plan_path", "normalize", "unit_dimension",
+    "verify_citations",
 ]
 
 SCHEMA = 1

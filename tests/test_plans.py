@@ -6,6 +6,7 @@ here), so a figure dropped from ``layers/plans/anju.toml`` fails a test.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -381,3 +382,33 @@ def test_parse_plan_accepts_a_dict(tmp_path):
 
     raw = tomllib.loads(_GOOD)
     assert parse_plan(raw, tmp_path / "demo.toml").region.name_zh == "示例区"
+
+
+# ------------------------------------------------------------------------------------- CLI
+
+
+def test_cli_plans_lists_and_validates(run_cli):
+    code, out, err = run_cli("plans")
+    assert code == 0, err
+    for region in REGIONS:
+        assert region in out
+    code, out, _ = run_cli("plans", "--format", "json")
+    counts = {p["region"]: p["figures"] for p in json.loads(out)["plans"]}
+    assert counts == {r: len(load_plan(r).figures) for r in REGIONS}
+
+
+def test_cli_plans_shows_one_region(run_cli):
+    code, out, _ = run_cli("plans", "shawan")
+    assert code == 0
+    assert "4.8967 万亩" in out and "32,644,666.666667" in out  # SI computed by the loader
+    assert "redline_units" in out
+
+
+def test_cli_plans_citation_check_fails_on_wrong_seeds(run_cli, tmp_path):
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "002_3b663c8d93eeb9fd.txt").write_text("nothing here\n" * 900, encoding="utf-8")
+    code, out, _ = run_cli("plans", "shawan", "--seeds", seeds)
+    assert code == 1 and "citation:" in out and "figure redline_area" in out
+    code, _, err = run_cli("plans", "nowhere")
+    assert code == 2 and "no plan for region" in err
