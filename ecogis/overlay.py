@@ -123,6 +123,14 @@ def subdivide(geoms, index=None, *, max_vertices: int = DEFAULT_MAX_VERTICES
     return np.concatenate(out_g), np.concatenate(out_i)
 
 
+def shift(geoms, dx: float) -> np.ndarray:
+    """Return geometries moved by ``dx`` metres in easting (a prefixed zone to its twin)."""
+    geoms = np.asarray(geoms, dtype=object)
+    if dx == 0 or not len(geoms):
+        return geoms
+    return shapely.transform(geoms, lambda xy: xy + np.array([dx, 0.0]))
+
+
 def _polygonal_pieces(pieces: np.ndarray) -> np.ndarray:
     """Keep the polygonal part of each intersection result (lines and points of touching
     boundaries dropped); the result is a Polygon, MultiPolygon or empty."""
@@ -246,6 +254,28 @@ def tile_split(parts, index=None, *, grid: tuple[float, float, float, int]
     return pieces, src, tile
 
 
+def _morton(ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
+    """Interleave the bits of two arrays of 16-bit integers (Z-order key)."""
+    def spread(v):
+        v = v.astype(np.uint64) & 0xFFFF
+        v = (v | (v << 8)) & 0x00FF00FF
+        v = (v | (v << 4)) & 0x0F0F0F0F
+        v = (v | (v << 2)) & 0x33333333
+        return (v | (v << 1)) & 0x55555555
+    return spread(ix) | (spread(iy) << np.uint64(1))
+
+
+def _tile_and_zorder(b: np.ndarray, grid) -> tuple[np.ndarray, np.ndarray]:
+    """Tile id of each box centre, and its Z-order key inside the tile."""
+    x0, y0, size, nx = grid
+    fx = ((b[:, 0] + b[:, 2]) / 2 - x0) / size
+    fy = ((b[:, 1] + b[:, 3]) / 2 - y0) / size
+    tx, ty = np.floor(fx), np.floor(fy)
+    tile = ty.astype(np.int64) * nx + tx.astype(np.int64)
+    key = _morton(((fx - tx) * 65535).astype(np.int64), ((fy - ty) * 65535).astype(np.int64))
+    return tile, key
+
+
 def dissolve_parts(parts, *, coverage: bool = False, workers: int | None = None,
                    grid: tuple[float, float, float, int] | None = None,
                    tile_vertices: int = DEFAULT_TILE_VERTICES) -> tuple[np.ndarray, bool]:
@@ -263,13 +293,16 @@ def dissolve_parts(parts, *, coverage: bool = False, workers: int | None = None,
     workers = default_workers() if workers is None else max(1, int(workers))
     if not len(parts):
         return parts, coverage
-    valid = coverage and coverage_valid(parts, workers=workers)
     grid = grid if grid is not None else tile_grid(parts, tile_vertices)
+    valid = False
+    if coverage:
+        # polygons go to the tile of their box centre, in Z-order inside it: GEOS's coverage
+        # validation and union run ~1.5x faster on spatially sorted input (measured)
+        tile, key = _tile_and_zorder(shapely.bounds(parts), grid)
+        order = np.lexsort((key, tile))
+        parts, tile = parts[order], tile[order]
+        valid = coverage_valid(parts, workers=workers)
     if valid:
-        b = shapely.bounds(parts)
-        x0, y0, size, nx = grid
-        tile = (np.floor(((b[:, 1] + b[:, 3]) / 2 - y0) / size).astype(np.int64) * nx
-                + np.floor(((b[:, 0] + b[:, 2]) / 2 - x0) / size).astype(np.int64))
         geoms, union = parts, shapely.coverage_union_all
     else:
         geoms, _, tile = tile_split(parts, grid=grid)
@@ -279,7 +312,7 @@ def dissolve_parts(parts, *, coverage: bool = False, workers: int | None = None,
     groups = np.split(geoms[order], start[1:])
 
     def work(g: np.ndarray) -> np.ndarray:
-        return g if len(g) == 1 else explode([union(g)])[0]
+        return explode(g)[0] if len(g) == 1 else explode([union(g)])[0]
 
     if workers > 1 and len(groups) > 1:
         with ThreadPoolExecutor(max_workers=workers) as ex:
@@ -482,14 +515,17 @@ class OverlapAnalysis:
                             else working_metric_crs(first) if first is not None else CGCS2000)
         zone = gk_zone_of(self.target)
         if zone is not None and zone.prefixed:
-            # the same plane without the zone prefix: eastings near 5e5 instead of 3.55e7 keep
-            # about 100 times finer float resolution in intersection vertices
+            # the same plane without the zone prefix: eastings near 5e5 instead of 3.55e7 give
+            # intersection vertices about 100 times finer float resolution (layers stored in
+            # the prefixed plane are shifted, not reprojected: see metric())
             self.target = zone.twin.crs
+
         self.workers = default_workers() if workers is None else max(1, int(workers))
         self.max_vertices = max_vertices
         self.tile_vertices = tile_vertices
         self._by_name = {lyr.name: lyr for lyr in all_layers}
         self._metric: dict[str, gpd.GeoDataFrame] = {}
+        self._native: dict[str, tuple[np.ndarray, float]] = {}
         self._dissolved: dict[tuple, _Dissolved] = {}
         self._features: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self._pairs: dict[tuple, np.ndarray] = {}
@@ -512,10 +548,37 @@ class OverlapAnalysis:
             raise InputError(f"no layer {name!r} (layers: {', '.join(self._by_name)})",
                              fix="use `ecogis layers` to list them") from None
 
+    def native(self, name: str) -> tuple[np.ndarray, float]:
+        """Return a layer's geometries in the working plane or its prefixed twin, and the
+        easting shift (m) that brings them into the working plane.
+
+        A layer stored in the prefixed twin of the plane (EPSG:4523 for EPSG:4544) is not
+        reprojected: it is dissolved as stored and only the (far fewer) dissolved vertices are
+        shifted, exactly, into the plane. Any other layer is reprojected once.
+        """
+        if name not in self._native:
+            gdf = self.layer(name).gdf
+            src, dst = gk_zone_of(gdf.crs), gk_zone_of(self.target)
+            if src is not None and dst is not None and src.twin.epsg == dst.epsg:
+                self._native[name] = (np.asarray(gdf.geometry.values, dtype=object),
+                                      dst.false_easting - src.false_easting)
+            else:
+                self._native[name] = (np.asarray(self.metric(name).geometry.values,
+                                                 dtype=object), 0.0)
+        return self._native[name]
+
     def metric(self, name: str) -> gpd.GeoDataFrame:
         """Return layer ``name`` in the working plane (cached)."""
         if name not in self._metric:
-            self._metric[name] = to_metric(self.layer(name).gdf, target=self.target)
+            gdf = self.layer(name).gdf
+            src, dst = gk_zone_of(gdf.crs), gk_zone_of(self.target)
+            if src is not None and dst is not None and src.twin.epsg == dst.epsg:
+                moved = shift(np.asarray(gdf.geometry.values, dtype=object),
+                              dst.false_easting - src.false_easting)
+                gdf = gdf.set_geometry(gpd.GeoSeries(moved, index=gdf.index, crs=self.target))
+            else:
+                gdf = to_metric(gdf, target=self.target)
+            self._metric[name] = gdf
         return self._metric[name]
 
     @property
@@ -528,9 +591,9 @@ class OverlapAnalysis:
         if self._grid is None:
             bounds, verts = [], 0
             for lyr in self.layers:
-                g = np.asarray(self.metric(lyr.name).geometry.values, dtype=object)
+                g, dx = self.native(lyr.name)
                 if len(g):
-                    bounds.append(shapely.total_bounds(g))
+                    bounds.append(shapely.total_bounds(g) + np.array([dx, 0.0, dx, 0.0]))
                     verts = max(verts, int(shapely.get_num_coordinates(g).sum()))
             b = np.array(bounds) if bounds else np.zeros((1, 4))
             x0, y0 = b[:, 0].min(), b[:, 1].min()
@@ -557,7 +620,7 @@ class OverlapAnalysis:
 
     # ------------------------------------------------------------------ per-layer preparation
     def _mask(self, name: str, side: Side | None) -> np.ndarray:
-        gdf = self.metric(name)
+        gdf = self.layer(name).gdf
         if side is None:
             return np.ones(len(gdf), dtype=bool)
         return np.asarray(side.mask(gdf, layer=name), dtype=bool)
@@ -567,15 +630,20 @@ class OverlapAnalysis:
         key = (name, side)
         if key in self._dissolved:
             return self._dissolved[key]
-        gdf = self.metric(name)
+        geoms, dx = self.native(name)
         mask = self._mask(name, side)
-        parts, _ = explode(np.asarray(gdf.geometry.values, dtype=object)[mask])
+        parts = geoms[mask]
+        tid = shapely.get_type_id(parts)
+        if not (np.isin(tid, (3, 6)).all() and not shapely.is_empty(parts).any()):
+            parts, _ = explode(parts)  # multipolygons need no exploding to be dissolved
         if not len(parts):
             d = _Dissolved(parts, 0.0, int(mask.sum()))
             self._dissolved[key] = d
             return d
+        x0, y0, size, nx = self.grid
         union_parts, _ = dissolve_parts(parts, coverage=self.layer(name).kind.coverage,
-                                        workers=self.workers, grid=self.grid)
+                                        workers=self.workers, grid=(x0 - dx, y0, size, nx))
+        union_parts = shift(union_parts, dx)
         d = _Dissolved(union_parts, float(self.measure(union_parts).sum()), int(mask.sum()))
         self._dissolved[key] = d
         return d
@@ -585,10 +653,11 @@ class OverlapAnalysis:
         """Return the (subdivided) polygon parts of each kept feature and its row position."""
         key = (name, side)
         if key not in self._features:
-            gdf = self.metric(name)
+            geoms, dx = self.native(name)
             rows = np.flatnonzero(self._mask(name, side))
-            parts, pos = explode(np.asarray(gdf.geometry.values, dtype=object)[rows], rows)
-            self._features[key] = subdivide(parts, pos, max_vertices=self.max_vertices)
+            parts, pos = explode(geoms[rows], rows)
+            parts, pos = subdivide(parts, pos, max_vertices=self.max_vertices)
+            self._features[key] = (shift(parts, dx), pos)
         return self._features[key]
 
     def pair_pieces(self, a: str, b: str, side_a: Side | None = None,
@@ -691,7 +760,7 @@ class OverlapAnalysis:
         if la == lb:  # the same layer on both sides: a feature never conflicts with itself
             keep = fa != fb
             fa, fb, pieces = fa[keep], fb[keep], pieces[keep]
-        gdf_a, gdf_b = self.metric(la), self.metric(lb)
+        gdf_a, gdf_b = self.layer(la).gdf, self.layer(lb).gdf
         key = fa.astype(np.int64) * max(len(gdf_b), 1) + fb
         order = np.argsort(key, kind="stable")
         _, start, counts = np.unique(key[order], return_index=True, return_counts=True)
@@ -740,6 +809,8 @@ class OverlapAnalysis:
         if not len(pieces):
             return out
         _, iz, inside = intersect_parts(pieces, zparts, workers=self.workers)
+        real = shapely.area(inside) > NOISE_M2  # slivers of boundaries that only touch
+        iz, inside = iz[real], inside[real]
         m2 = self.measure(inside)
         per = np.bincount(zpos[iz], weights=m2, minlength=len(names))
         for n, v in zip(names, per, strict=True):

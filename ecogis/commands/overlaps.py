@@ -5,6 +5,8 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import pandas as pd
+
 from ecogis.areas import zone_layer
 from ecogis.conflicts import load_conflict_rules
 from ecogis.crs import crs_label
@@ -149,10 +151,8 @@ def run(args) -> int:
     if len(polys):
         emit("")
         shown = polys if args.limit == 0 else polys.head(args.limit)
-        rows = [{**r, "a": f"{r['a_layer']}:{r['a_fid']}" + (f" {r['a_name']}" if r["a_name"]
-                                                               else ""),
-                 "b": f"{r['b_layer']}:{r['b_fid']}" + (f" {r['b_name']}" if r["b_name"]
-                                                         else "")}
+        rows = [{**r, "a": _feature(r["a_layer"], r["a_fid"], r["a_name"]),
+                 "b": _feature(r["b_layer"], r["b_fid"], r["b_name"])}
                 for r in shown[cols].to_dict("records")]
         emit(format_table(rows, [("rule", "rule"), ("a", "a (layer:fid name)"),
                                  ("b", "b (layer:fid name)"), ("area", f"area ({unit})"),
@@ -177,6 +177,12 @@ def run(args) -> int:
     for n in notes:
         emit(f"warning: {n}")
     return 1 if failed else 0
+
+
+def _feature(layer: str, fid, name) -> str:
+    """``farmland:415 试点图斑`` (the name only when there is one)."""
+    text = f"{layer}:{fid}"
+    return text if name is None or pd.isna(name) or name == "" else f"{text} {name}"
 
 
 def _layers_cell(r, kinds_present: set[str]) -> str:
