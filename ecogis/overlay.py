@@ -809,8 +809,6 @@ class OverlapAnalysis:
         if not len(pieces):
             return out
         _, iz, inside = intersect_parts(pieces, zparts, workers=self.workers)
-        real = shapely.area(inside) > NOISE_M2  # slivers of boundaries that only touch
-        iz, inside = iz[real], inside[real]
         m2 = self.measure(inside)
         per = np.bincount(zpos[iz], weights=m2, minlength=len(names))
         for n, v in zip(names, per, strict=True):

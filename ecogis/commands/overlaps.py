@@ -18,6 +18,8 @@ from ecogis.units import AREA_UNITS, area_unit
 from ecogis.workspace import load_target
 
 SEVERITY_CHOICES = ("high", "medium", "low")
+#: tables leave out overlaps below 1000 mm² (slivers where boundaries only touch)
+SHOWN_M2 = 1e-3
 
 
 def register(sub) -> None:
@@ -136,7 +138,8 @@ def run(args) -> int:
     emit(format_table([{"layer": a, **{b: square[(a, b)] for b in names}} for a in names],
                       [("layer", "layer ∩")] + [(b, b) for b in names]))
     emit("")
-    pairs = [plain(r) for r in matrix if r.a < r.b and r.area_m2 > 0]
+    order = {n: i for i, n in enumerate(names)}
+    pairs = [plain(r) for r in matrix if order[r.a] < order[r.b] and r.area_m2 > SHOWN_M2]
     emit(format_table(pairs, [("a", "a"), ("b", "b"), ("area", f"overlap ({unit})")]
                       + ([("area_raw_sum", f"raw sum ({unit})")] if args.raw else [])
                       + [("share_a", "share of a"), ("share_b", "share of b")],
@@ -163,12 +166,12 @@ def run(args) -> int:
                              else "")))
     if args.by:
         emit("")
-        emit(format_table([plain(r) for r in by_matrix if r.area_m2 > 0 and r.a != r.b],
+        emit(format_table([plain(r) for r in by_matrix if r.area_m2 > SHOWN_M2 and r.a != r.b],
                           [("zone", zone_name), ("a", "a"), ("b", "b"),
                            ("area", f"overlap ({unit})"), ("share_a", "share of a in zone")],
                           title=f"Overlaps per {zone_name}"))
         emit("")
-        emit(format_table([plain(r) for r in by_rules if r.area_m2 > 0],
+        emit(format_table([plain(r) for r in by_rules if r.area_m2 > SHOWN_M2],
                           [("zone", zone_name), ("rule", "rule"), ("severity", "severity"),
                            ("area", f"area ({unit})")], title=f"Conflicts per {zone_name}"))
     if args.out:
