@@ -17,6 +17,7 @@ twice) are available beside the dissolved figures, never instead of them.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import tempfile
@@ -34,7 +35,7 @@ from pyproj import CRS
 
 from ecogis.conflicts import ConflictRule, ConflictRules, Side, load_conflict_rules
 from ecogis.crs import CGCS2000, crs_label, gk_zone_of
-from ecogis.errors import InputError
+from ecogis.errors import GeometryError, InputError
 from ecogis.kinds import Kind, load_kinds
 from ecogis.measure import area, check_method, method_label, to_metric, working_metric_crs
 from ecogis.units import area_unit, from_m2
@@ -481,6 +482,19 @@ def is_polygonal(gdf: gpd.GeoDataFrame) -> bool:
     return bool(len(t)) and bool(np.isin(t, (3, 6)).any())
 
 
+def _diagnosed(method):
+    """Turn a GEOS topology error on invalid input into a GeometryError naming the feature."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except shapely.errors.GEOSException as exc:
+            self.check_valid()
+            raise GeometryError(f"geometry operation failed: {exc}",
+                                fix="run `ecogis topology` on the layers and report it") from exc
+    return wrapper
+
+
 class OverlapAnalysis:
     """Overlaps of a set of layers in one Gauss-Krüger plane, with dissolves and pairs cached.
 
@@ -532,6 +546,19 @@ class OverlapAnalysis:
         self._zones: tuple | None = None
         self._grid: tuple[float, float, float, int] | None = None
         self._rule_sides: dict[tuple[str, str, str], tuple[Side, Side]] = {}
+
+    def check_valid(self) -> None:
+        """Raise GeometryError naming the first invalid feature of any layer, if there is one."""
+        for lyr in self.layers:
+            geoms = np.asarray(lyr.gdf.geometry.values, dtype=object)
+            bad = np.flatnonzero(~shapely.is_valid(geoms) & ~shapely.is_missing(geoms))
+            if len(bad):
+                reason = shapely.is_valid_reason(geoms[bad[0]])
+                raise GeometryError(
+                    f"{len(bad)} invalid geometr{'y' if len(bad) == 1 else 'ies'} "
+                    f"({reason})", layer=lyr.name, feature=_fids(lyr.gdf, bad[:1])[0],
+                    fix="import the layer with `ecogis import`, which repairs invalid "
+                    "geometry and reports each repair")
 
     @property
     def method_label(self) -> str:
@@ -679,6 +706,7 @@ class OverlapAnalysis:
         return float(self.measure(pieces).sum())
 
     # ------------------------------------------------------------------------------ matrix
+    @_diagnosed
     def matrix(self, unit: str = "km2", *, names: Sequence[str] | None = None,
                raw: bool = False) -> list[PairRow]:
         """Return the symmetric overlap matrix as rows for every ordered pair (diagonal too).
@@ -716,6 +744,7 @@ class OverlapAnalysis:
         lb = [lyr.name for lyr in self.layers if lyr.kind.id == rule.b.kind]
         return [(x, y) for x in la for y in lb if x != y or rule.a != rule.b]
 
+    @_diagnosed
     def conflicts(self, rules: ConflictRules | Iterable[ConflictRule] | None = None,
                   unit: str = "km2") -> tuple[list[RuleRow], gpd.GeoDataFrame]:
         """Apply conflict rules: one :class:`RuleRow` per rule and pair of layers, and the
@@ -818,6 +847,7 @@ class OverlapAnalysis:
             out["(outside)"] = outside
         return out
 
+    @_diagnosed
     def matrix_by_zone(self, unit: str = "km2", *, names: Sequence[str] | None = None
                        ) -> list[ZonePairRow]:
         """Return the overlap matrix inside each zone (unordered pairs and the diagonal)."""
@@ -837,6 +867,7 @@ class OverlapAnalysis:
                                             self.method))
         return rows
 
+    @_diagnosed
     def conflicts_by_zone(self, summary: list[RuleRow], unit: str = "km2"
                           ) -> list[ZoneRuleRow]:
         """Return the dissolved area of each applicable rule row inside each zone."""

@@ -460,3 +460,31 @@ def test_write_gpkg_is_atomic(tmp_path, monkeypatch):
     assert calls == ["first", "second"]
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["out.gpkg"]
+
+
+def test_invalid_geometry_is_named_not_a_traceback(gk_layers):
+    from ecogis.errors import GeometryError
+
+    red = gk_layers["redline"][0].copy()
+    x, y = 535_500.0, 3_361_500.0
+    bow = shapely.Polygon([(x, y), (x + 100, y + 100), (x + 100, y), (x, y + 100)])
+    red.loc[red.index[3], "geometry"] = bow
+    farm = gk_layers["farmland"][0]
+    with pytest.raises(GeometryError) as exc:
+        overlap_matrix([("farm", farm, "farmland"), ("red", red, "redline")], "projected")
+    msg = str(exc.value)
+    assert "layer 'red'" in msg and "feature 3" in msg and "Self-intersection" in msg
+
+
+def test_empty_and_line_layers(gk_layers):
+    farm = gk_layers["farmland"][0]
+    empty = farm.iloc[:0]
+    line = gpd.GeoDataFrame(geometry=[shapely.LineString([(535_000, 3_361_000),
+                                                          (536_000, 3_362_000)])], crs=GK)
+    an = OverlapAnalysis([("farm", farm, "farmland"), ("none", empty, "ugb"),
+                          ("river", line, "river")], "projected")
+    assert an.skipped == ["none", "river"]
+    rows = an.matrix("m2")
+    assert all(r.area_m2 >= 0 for r in rows)
+    assert next(r for r in rows if (r.a, r.b) == ("farm", "farm")).area_m2 == approx(
+        shapely.union_all(farm.geometry.values).area)
