@@ -24,6 +24,7 @@ import numpy as np
 import shapely
 
 from ecogis.crs import CGCS2000
+from ecogis.errors import GeometryError
 from ecogis.measure import area, check_method, to_metric, working_metric_crs
 from ecogis.overlay import (
     NOISE_M2,
@@ -153,8 +154,24 @@ def topology_check(layer, *, sliver_m2: float = DEFAULT_SLIVER_M2,
         Treat the layer as a coverage (default: its kind's ``coverage``).
     """
     check_method(method)
-    u = area_unit(unit).id
     lyr = as_layers([layer])[0]
+    try:
+        return _check(lyr, sliver_m2, sliver_width_m, gap_m2, gap_width_m, territory, method,
+                      unit, coverage, workers)
+    except shapely.errors.GEOSException as exc:
+        geoms = np.asarray(lyr.gdf.geometry.values, dtype=object)
+        bad = np.flatnonzero(~shapely.is_valid(geoms) & ~shapely.is_missing(geoms))
+        if len(bad):
+            raise GeometryError(
+                f"{len(bad)} invalid geometries, first: {shapely.is_valid_reason(geoms[bad[0]])}",
+                layer=lyr.name, feature=_fid(lyr.gdf, bad[0]),
+                fix="import the layer with `ecogis import`, which repairs and reports") from exc
+        raise
+
+
+def _check(lyr, sliver_m2, sliver_width_m, gap_m2, gap_width_m, territory, method, unit,
+           coverage, workers) -> list[Issue]:
+    u = area_unit(unit).id
     gdf = lyr.gdf
     is_cov = lyr.kind.coverage if coverage is None else coverage
     if not len(gdf):

@@ -218,3 +218,14 @@ def test_cli_topology_clean_layer_exits_0(run_cli, ws_path):
     assert "industrial" in out
     code, _, err = run_cli("topology", ws_path, "--sliver-m2", "-1")
     assert code == 2 and "sliver" in err
+
+
+def test_invalid_geometry_is_named(gk):
+    from ecogis.errors import GeometryError
+
+    red = gk["redline"][0].copy()
+    bow = shapely.Polygon([(X0, Y0), (X0 + 50, Y0 + 50), (X0 + 50, Y0), (X0, Y0 + 50)])
+    red.loc[red.index[-1], "geometry"] = bow
+    red.loc[red.index[-2], "geometry"] = shapely.box(X0 + 10, Y0 - 10, X0 + 60, Y0 + 20)
+    with pytest.raises(GeometryError, match="Self-intersection"):
+        topology_check(("redline", red, "redline"))
