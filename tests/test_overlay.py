@@ -17,6 +17,7 @@ import numpy as np
 import pyogrio
 import pytest
 import shapely
+import shapely.affinity
 from conftest import ref_area_m2
 from overlay_workspace import (
     GK,
@@ -41,6 +42,7 @@ from ecogis.conflicts import load_conflict_rules, parse_rules
 from ecogis.errors import DataFileError, InputError
 from ecogis.overlay import (
     OverlapAnalysis,
+    coverage_union_tiles,
     dissolve_parts,
     explode,
     find_conflicts,
@@ -488,3 +490,54 @@ def test_empty_and_line_layers(gk_layers):
     assert all(r.area_m2 >= 0 for r in rows)
     assert next(r for r in rows if (r.a, r.b) == ("farm", "farm")).area_m2 == approx(
         shapely.union_all(farm.geometry.values).area)
+
+
+# ------------------------------------------------------- the coverage certificate is strict
+def _cov_cases():
+    rng = np.random.default_rng(3)
+    from overlay_workspace import voronoi_parcels
+
+    cells = list(voronoi_parcels(rng, n=300, keep=1.0))
+    c0 = cells[0]
+    box = shapely.box
+    x, y = X0_, Y0_
+    k = int(np.argmin([c.centroid.distance(shapely.Point(x + 1500, y + 1000)) for c in cells]))
+    return {
+        "crossing boxes": [box(x, y, x + 20, y + 10), box(x + 10, y + 5, x + 30, y + 15)],
+        "nested box": [box(x, y, x + 20, y + 20), box(x + 5, y + 5, x + 10, y + 10)],
+        "duplicate": [box(x, y, x + 10, y + 10), box(x, y, x + 10, y + 10)],
+        "duplicate in coverage": cells + [c0],
+        "collinear overlap": [box(x, y, x + 2, y + 1), box(x + 1, y, x + 3, y + 1)],
+        "buffered cell": cells[:k] + [cells[k].buffer(1.0, join_style="mitre")] + cells[k + 1:],
+        "shifted copy": [box(x, y, x + 10, y + 10), box(x + 1e-3, y, x + 10 + 1e-3, y + 10)],
+        "across tiles": cells + [shapely.affinity.translate(c0, 3.0, 2.0)],
+        "reversed duplicate": [box(x, y, x + 10, y + 10),
+                               shapely.Polygon(list(box(x, y, x + 10, y + 10).exterior.coords)
+                                               [::-1]), box(x + 10, y, x + 20, y + 10)],
+    }
+
+
+X0_, Y0_ = 535_000.0, 3_361_000.0
+
+
+@pytest.mark.parametrize("case", list(_cov_cases()))
+@pytest.mark.parametrize("tile_vertices", [40, 100_000])
+def test_overlapping_coverage_is_never_certified(case, tile_vertices):
+    geoms = np.array(_cov_cases()[case], dtype=object)
+    grid = tile_grid(geoms, tile_vertices)
+    assert coverage_union_tiles(geoms, grid, workers=2) is None
+    union, used_coverage = dissolve_parts(geoms, coverage=True, grid=grid, workers=2)
+    assert not used_coverage
+    assert shapely.area(union).sum() == approx(shapely.union_all(geoms).area)
+
+
+@pytest.mark.parametrize("tile_vertices", [40, 400, 100_000])
+def test_valid_coverage_is_certified(tile_vertices):
+    from overlay_workspace import voronoi_parcels
+
+    cells = voronoi_parcels(np.random.default_rng(5), n=500, keep=0.6)
+    grid = tile_grid(cells, tile_vertices)
+    union = coverage_union_tiles(cells, grid, workers=2)
+    assert union is not None
+    assert shapely.area(union).sum() == approx(shapely.union_all(cells).area)
+    assert bool(shapely.coverage_is_valid(cells))
