@@ -22,7 +22,8 @@ import math
 import os
 import tempfile
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,15 @@ from ecogis.conflicts import ConflictRule, ConflictRules, Side, load_conflict_ru
 from ecogis.crs import CGCS2000, crs_label, gk_zone_of
 from ecogis.errors import GeometryError, InputError
 from ecogis.kinds import Kind, load_kinds
-from ecogis.measure import area, check_method, method_label, to_metric, working_metric_crs
+from ecogis.measure import (
+    GEOD,
+    area,
+    check_method,
+    method_label,
+    to_lonlat,
+    to_metric,
+    working_metric_crs,
+)
 from ecogis.units import area_unit, from_m2
 from ecogis.workspace import LoadedLayer
 
@@ -207,6 +216,46 @@ def tile_grid(parts, tile_vertices: int = DEFAULT_TILE_VERTICES) -> tuple[float,
     size = max(math.sqrt(w * h / n_tiles), 1e-3)
     size = max(size, max(w, h) / 1024)  # never more than 1024 tiles a side
     return float(b[0]), float(b[1]), size, int(w // size) + 1
+
+
+def geodesic_area_rings(geoms, crs, *, workers: int | None = None) -> np.ndarray:
+    """Return the ellipsoidal area (m²) of each geometry on the CGCS2000 ellipsoid.
+
+    The numbers of :func:`ecogis.measure.geodesic_area` (geometry to EPSG:4490 with
+    :func:`ecogis.measure.to_lonlat`, rings oriented with :func:`shapely.orient_polygons`,
+    :data:`ecogis.measure.GEOD` on each ring, signed ring areas summed per geometry), computed
+    ring by ring from one coordinate array instead of shapely coordinate sequences, in
+    ``workers`` threads (pyproj's polygon area releases the GIL).
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    out = np.zeros(len(geoms))
+    if not len(geoms):
+        return out
+    workers = default_workers() if workers is None else max(1, int(workers))
+    lonlat = shapely.orient_polygons(np.asarray(to_lonlat(geoms, crs), dtype=object))
+    parts, gidx = explode(lonlat)
+    rings, pidx = shapely.get_rings(parts, return_index=True)
+    xy, ridx = shapely.get_coordinates(rings, return_index=True)
+    if not len(xy):
+        return out
+    lon, lat = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
+    bounds = np.r_[0, np.flatnonzero(np.diff(ridx)) + 1, len(ridx)]
+    ring_area = np.zeros(len(rings))
+    ring_of = ridx[bounds[:-1]]
+
+    def work(sl: slice) -> None:
+        for k in range(sl.start, sl.stop):
+            s, e = bounds[k], bounds[k + 1]
+            ring_area[ring_of[k]] = GEOD.polygon_area_perimeter(lon[s:e], lat[s:e])[0]
+
+    n = len(bounds) - 1
+    # chunks of whole rings with about equal numbers of vertices
+    cut = np.searchsorted(bounds[:-1], np.linspace(0, len(xy), workers * 4 + 1)[1:-1])
+    edges = np.unique(np.r_[0, cut, n])
+    chunks = [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    _map(work, chunks, workers)
+    per_part = np.bincount(pidx, weights=ring_area, minlength=len(parts))
+    return np.abs(np.bincount(gidx, weights=per_part, minlength=len(geoms)))
 
 
 def _tile_box(grid, tx, ty):
@@ -488,11 +537,19 @@ CONFLICT_COLUMNS = ["rule", "rule_name", "severity", "severity_zh", "a_layer", "
                     "lat"]
 
 
-@dataclass
 class _Dissolved:
-    parts: np.ndarray      # disjoint polygons in the working plane (parcels or union parts)
-    area_m2: float         # area of the union, by the analysis method
-    features: int
+    """A layer's disjoint parts in the working plane, and the area (m²) of their union."""
+
+    def __init__(self, parts: np.ndarray, area_m2, features: int) -> None:
+        self.parts = parts
+        self._area = area_m2  # a float, or a Future of the areas of the parts
+        self.features = features
+
+    @property
+    def area_m2(self) -> float:
+        if isinstance(self._area, Future):
+            self._area = float(self._area.result().sum())
+        return float(self._area)
 
 
 # ---------------------------------------------------------------------------------- analysis
@@ -586,6 +643,7 @@ class OverlapAnalysis:
         self._pairs: dict[tuple, np.ndarray] = {}
         self._zones: tuple | None = None
         self._grid: tuple[float, float, float, int] | None = None
+        self._bg: ThreadPoolExecutor | None = None
         self._rule_sides: dict[tuple[str, str, str], tuple[Side, Side]] = {}
 
     def check_valid(self) -> None:
@@ -671,20 +729,42 @@ class OverlapAnalysis:
             self._grid = (float(x0), float(y0), float(size), int(w // size) + 1)
         return self._grid
 
+    @contextmanager
+    def _background(self):
+        """Measure ellipsoidal areas in a background thread while GEOS keeps working."""
+        if self.method != "ellipsoidal" or self._bg is not None:
+            yield
+            return
+        with ThreadPoolExecutor(max_workers=1) as ex:
+            self._bg = ex
+            try:
+                yield
+            finally:
+                self._bg = None
+
+    def measure_later(self, geoms) -> Future:
+        """Return a Future of :meth:`measure` (run in the background inside :meth:`matrix`)."""
+        geoms = np.asarray(geoms, dtype=object)
+        if self._bg is not None and len(geoms):
+            return self._bg.submit(geodesic_area_rings, geoms, self.target, workers=1)
+        f: Future = Future()
+        f.set_result(self.measure(geoms))
+        return f
+
     def measure(self, geoms) -> np.ndarray:
-        """Return the area (m²) of each geometry of the working plane by the analysis method."""
+        """Return the area (m²) of each geometry of the working plane by the analysis method.
+
+        ``projected`` is :func:`ecogis.measure.area`; ``ellipsoidal`` is
+        :func:`geodesic_area_rings`, the same computation as
+        :func:`ecogis.measure.geodesic_area` (same transform, oriented rings, CGCS2000 Geod)
+        with the rings handed to pyproj as array slices, in threads.
+        """
         geoms = np.asarray(geoms, dtype=object)
         if not len(geoms):
             return np.zeros(0)
-        if self.workers == 1 or len(geoms) < 64:
+        if self.method == "projected":
             return area(geoms, self.method, self.target)
-        # chunks of about equal vertex counts, measured in threads (pyproj releases the GIL)
-        cum = np.cumsum(shapely.get_num_coordinates(geoms))
-        cuts = np.searchsorted(cum, np.linspace(0, cum[-1], self.workers * 4 + 1)[1:-1])
-        chunks = [c for c in np.split(geoms, np.unique(cuts)) if len(c)]
-        with ThreadPoolExecutor(max_workers=self.workers) as ex:
-            return np.concatenate(list(ex.map(
-                lambda c: area(c, self.method, self.target), chunks)))
+        return geodesic_area_rings(geoms, self.target, workers=self.workers)
 
     # ------------------------------------------------------------------ per-layer preparation
     def _mask(self, name: str, side: Side | None) -> np.ndarray:
@@ -712,7 +792,7 @@ class OverlapAnalysis:
         union_parts, _ = dissolve_parts(parts, coverage=self.layer(name).kind.coverage,
                                         workers=self.workers, grid=(x0 - dx, y0, size, nx))
         union_parts = shift(union_parts, dx)
-        d = _Dissolved(union_parts, float(self.measure(union_parts).sum()), int(mask.sum()))
+        d = _Dissolved(union_parts, self.measure_later(union_parts), int(mask.sum()))
         self._dissolved[key] = d
         return d
 
@@ -757,7 +837,13 @@ class OverlapAnalysis:
         """
         u = area_unit(unit).id
         names = list(names) if names is not None else [lyr.name for lyr in self.layers]
-        totals = {n: self.dissolved(n).area_m2 for n in names}
+        with self._background():
+            for n in names:
+                self.dissolved(n)
+            pending = {(a, b): self.measure_later(self.pair_pieces(a, b))
+                       for i, a in enumerate(names) for b in names[i + 1:]}
+            totals = {n: self.dissolved(n).area_m2 for n in names}
+            areas = {k: float(f.result().sum()) for k, f in pending.items()}
         rows: dict[tuple[str, str], PairRow] = {}
         for i, a in enumerate(names):
             for b in names[i:]:
@@ -765,7 +851,7 @@ class OverlapAnalysis:
                     m2 = totals[a]
                     raw_m2 = None
                 else:
-                    m2 = float(self.measure(self.pair_pieces(a, b)).sum())
+                    m2 = areas[(a, b)]
                     raw_m2 = self.raw_pair_m2(a, b) if raw else None
                 for x, y in ((a, b), (b, a)):
                     rows[(x, y)] = PairRow(

@@ -541,3 +541,21 @@ def test_valid_coverage_is_certified(tile_vertices):
     assert union is not None
     assert shapely.area(union).sum() == approx(shapely.union_all(cells).area)
     assert bool(shapely.coverage_is_valid(cells))
+
+
+def test_ring_wise_geodesic_area_equals_measure_area(loaded, anju):
+    """OverlapAnalysis measures ellipsoidal areas ring by ring: the same numbers as
+    ecogis.measure.area on polygons with holes, multipolygons, real district boundaries."""
+    from ecogis.measure import area
+    from ecogis.overlay import geodesic_area_rings
+
+    an = OverlapAnalysis(list(loaded.values()), "ellipsoidal")
+    geoms = np.concatenate([an.dissolved(n).parts for n in ("farmland", "redline", "ugb")])
+    geoms = np.concatenate([geoms, [shapely.multipolygons(geoms[:5])], [shapely.Polygon()],
+                            to_crs(anju.geometry.values, "EPSG:4490", GK)])
+    assert shapely.get_num_interior_rings(geoms).sum() > 10
+    expected = area(geoms, "ellipsoidal", GK)
+    for workers in (1, 2):
+        got = geodesic_area_rings(geoms, GK, workers=workers)
+        assert got == pytest.approx(expected, rel=1e-12, abs=1e-9)
+    assert an.measure(geoms) == pytest.approx(expected, rel=1e-12, abs=1e-9)
