@@ -1,18 +1,27 @@
 """Overlaps between layers (m², reported in any unit): the 三线冲突 matrix, conflicts, per town.
 
 Every layer is brought into one CGCS2000 Gauss-Krüger plane (the working plane of the first
-layer) and *dissolved* once, so a layer's own overlaps count once: a coverage layer (parcels
-that tile without overlap, ``Kind.coverage``) needs no union for intersecting, its parcels
-already are disjoint pieces of its union; any other layer is merged with
-:func:`shapely.disjoint_subset_union_all`. The disjoint parts are exploded and parts with many
-vertices are cut into pieces of at most ``max_vertices`` vertices (the ``ST_Subdivide`` lesson:
-never intersect against one giant multipolygon). Pairs come from one bulk
-:class:`shapely.STRtree` query; a part covered by the other side is taken whole; the remaining
-intersections run in threads (shapely releases the GIL). Pieces are measured with
-:func:`ecogis.measure.area`, so the default ``ellipsoidal`` areas are geodesic on CGCS2000.
+layer; a layer stored in the prefixed twin of that zone is shifted, not reprojected) and
+*dissolved* once, so a layer's own overlaps count once. Dissolves run per square tile of one
+grid shared by all layers, in threads:
 
-Raw sums (what ``geopandas.overlay(...).area.sum()`` returns, counting a layer's own overlaps
-twice) are available beside the dissolved figures, never instead of them.
+* a coverage layer (parcels that tile without overlap, ``Kind.coverage``) is merged per tile
+  with :func:`shapely.coverage_union_all`, and the result is certified (valid, area-preserving,
+  tiles forming a valid coverage) — otherwise it is treated like any other layer;
+* any other layer is cut along the tile lines and merged per tile with
+  :func:`shapely.disjoint_subset_union_all`.
+
+The parts of different tiles never overlap, and no part spans more than about a tile: the
+``ST_Subdivide`` lesson (never intersect against one giant multipolygon). Pairs of layers come
+from one bulk :class:`shapely.STRtree` query over their parts; a part covered by the other side
+is taken whole; the remaining intersections run in threads (shapely releases the GIL).
+``ellipsoidal`` areas (the default) are geodesic on CGCS2000, computed as
+:func:`ecogis.measure.geodesic_area` does; ``projected`` areas are planar in the working plane.
+
+Conflict polygons are computed feature by feature (each pair of features of the two sides of
+a rule), so each carries both feature ids. Raw sums (what ``geopandas.overlay(...).area.sum()``
+returns, counting a layer's own overlaps twice) are available beside the dissolved figures,
+never instead of them.
 """
 
 from __future__ import annotations

@@ -376,6 +376,14 @@ def report(meta: dict, results: dict) -> str:
     lines.append(f"| **all pairs** | {raw_tot / 1e6:.4f} | {dis_tot / 1e6:.4f} | "
                  f"{(raw_tot - dis_tot) / 1e6:+.4f} | "
                  f"{(raw_tot - dis_tot) / dis_tot * 100 if dis_tot else 0:+.2f} | |")
+    clean = {n for n, raw in gp["raw_layer_sum"].items()
+             if raw - eco_p["dissolved"][n] <= 1e-9 * raw}
+    diffs = [abs(raw - eco_p["pairs"][k]) / eco_p["pairs"][k] for k, raw in gp["pairs"].items()
+             if set(k.split("|")) <= clean and eco_p["pairs"][k] > 0]
+    if diffs:
+        lines += ["", f"Cross-check: on the {len(diffs)} pairs whose layers do not overlap "
+                  "themselves, geopandas' raw sum and ecogis's dissolved area must agree; the "
+                  f"largest relative difference is {max(diffs):.1e}."]
     lines += ["", "Layers' own overlaps (raw sum of feature areas − dissolved area, planar):", ""]
     for n, raw in gp["raw_layer_sum"].items():
         dis = eco_p["dissolved"][n]
