@@ -168,12 +168,12 @@ def infer_crs(bounds, *, file: str | None = None, layer: str | None = None) -> t
     if any(math.isnan(v) for v in b):
         raise CRSError("the layer has no coordinates to infer a CRS from", **where,
                        fix="pass --crs EPSG:XXXX")
+    if _looks_latlon_swapped(b):
+        raise CRSError(
+            f"coordinates look like (lat, lon) with axes swapped: x {b[0]:.4f}..{b[2]:.4f}, "
+            f"y {b[1]:.4f}..{b[3]:.4f}", **where,
+            fix="swap the columns to (lon, lat) in the source data")
     if _looks_lonlat(b):
-        if _looks_latlon_swapped(b) and not (70 <= b[0] and b[2] <= 140):
-            raise CRSError(
-                f"coordinates look like (lat, lon) with axes swapped: x {b[0]:.4f}..{b[2]:.4f}, "
-                f"y {b[1]:.4f}..{b[3]:.4f}", **where,
-                fix="swap the columns to (lon, lat) in the source data")
         return CGCS2000, "lon/lat coordinate ranges -> EPSG:4490 (CGCS2000 geographic)"
     xmin, ymin, xmax, ymax = b
     if ymin >= 10_000_000 and 0 < xmin < 10_000_000:
@@ -196,7 +196,7 @@ def infer_crs(bounds, *, file: str | None = None, layer: str | None = None) -> t
                 **where, fix="pass --crs EPSG:XXXX")
         z = matches[0]
         return z.crs, f"8-digit eastings with zone prefix {zone} -> {z.description}"
-    if 0 < xmin and xmax < 1_000_000 and CHINA_NORTHING[0] < ymin and ymax < CHINA_NORTHING[1]:
+    if xmin > 0 and xmax < 1_000_000 and CHINA_NORTHING[0] < ymin and ymax < CHINA_NORTHING[1]:
         cands = sorted((z for z in GK_ZONES.values() if not z.prefixed),
                        key=lambda z: (z.width, z.cm))
         raise AmbiguousCRSError(
@@ -221,6 +221,10 @@ def check_crs(crs: CRS, bounds, *, file: str | None = None, layer: str | None = 
     where = {"file": file, "layer": layer}
     label = crs_label(crs)
     if crs.is_geographic:
+        if _looks_latlon_swapped(b):
+            raise CRSError(
+                f"declared CRS {label} but coordinates look like (lat, lon) with axes swapped",
+                **where, fix="swap the columns to (lon, lat)")
         if not _looks_lonlat(b):
             try:
                 guess = infer_crs(b)[0]
@@ -230,10 +234,6 @@ def check_crs(crs: CRS, bounds, *, file: str | None = None, layer: str | None = 
             raise CRSError(
                 f"declared CRS {label} is geographic but coordinates are projected "
                 f"(x {b[0]:.0f}..{b[2]:.0f}, y {b[1]:.0f}..{b[3]:.0f})", **where, fix=fix)
-        if _looks_latlon_swapped(b) and not (70 <= b[0] and b[2] <= 140):
-            raise CRSError(
-                f"declared CRS {label} but coordinates look like (lat, lon) with axes swapped",
-                **where, fix="swap the columns to (lon, lat)")
         _check_in_china(crs, b, where)
         return
     if _looks_lonlat(b):

@@ -1,0 +1,470 @@
+"""The workspace: one GeoPackage holding many layers plus ecogis's metadata tables.
+
+It opens in QGIS/GDAL as a normal GeoPackage. Two attribute tables are added:
+``ecogis_layers`` (one row per layer: kind, source file, sha256, CRS and where it came from,
+encoding, repairs, import time, synthetic flag) and ``ecogis_meta`` (workspace key/values such
+as ``region`` and ``synthetic``).
+
+Every write is atomic: changes go to a copy of the file beside it, which replaces the original
+with :func:`os.replace` only when the whole change succeeded. A failed or killed import leaves
+the workspace exactly as it was. The storage seam is :class:`Workspace`'s public methods; a
+PostGIS workspace will offer the same (``open_workspace`` dispatches on the URI).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from ecogis.crs import crs_label
+from ecogis.errors import InputError, WorkspaceError
+from ecogis.kinds import Kind, load_kinds
+
+LAYERS_TABLE = "ecogis_layers"
+META_TABLE = "ecogis_meta"
+_LAYER_COLUMNS = (
+    "name", "kind", "source", "source_layer", "sha256", "crs", "crs_source", "encoding",
+    "encoding_source", "repairs", "imported_at", "synthetic", "extra",
+)
+_RESERVED = {LAYERS_TABLE, META_TABLE}
+
+
+@dataclass
+class LayerInfo:
+    """One layer of a workspace: its name, kind, size, CRS, bbox and provenance."""
+
+    name: str
+    kind: str | None
+    features: int
+    geometry_type: str | None
+    crs: str
+    bbox: list[float]
+    source: str | None = None
+    source_layer: str | None = None
+    sha256: str | None = None
+    crs_source: str | None = None
+    encoding: str | None = None
+    encoding_source: str | None = None
+    repairs: dict = field(default_factory=dict)
+    imported_at: str | None = None
+    synthetic: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ImportReport:
+    """What ``import`` did: the layer written, and how the file was read (CRS, encoding, repairs)."""
+
+    workspace: str
+    name: str
+    kind: str
+    replaced: bool
+    read: object  # ecogis.io.ReadReport
+
+    def as_dict(self) -> dict:
+        d = {"workspace": self.workspace, "name": self.name, "kind": self.kind,
+             "replaced": self.replaced}
+        d.update(self.read.as_dict())
+        return d
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - e.g. Windows
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def is_workspace(path: str | os.PathLike) -> bool:
+    """Return True when ``path`` is a GeoPackage with ecogis's metadata table."""
+    p = Path(path)
+    if not p.is_file() or p.suffix.lower() != ".gpkg":
+        return False
+    try:
+        with closing(sqlite3.connect(f"file:{p}?mode=ro", uri=True)) as con:
+            row = con.execute("SELECT 1 FROM sqlite_master WHERE name=?", (LAYERS_TABLE,)).fetchone()
+        return row is not None
+    except sqlite3.Error:
+        return False
+
+
+class Workspace:
+    """A GeoPackage workspace. Open with :meth:`Workspace.open`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._active: Path | None = None  # the copy being written inside a transaction
+        self._cache: dict[tuple[str, float], gpd.GeoDataFrame] = {}
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, path: str | os.PathLike, *, create: bool = False) -> Workspace:
+        """Open the workspace at ``path``; with ``create=True`` make it when missing."""
+        p = Path(path)
+        if p.suffix.lower() != ".gpkg":
+            raise InputError("a workspace is a GeoPackage file", file=str(p),
+                             fix="name the workspace with a .gpkg suffix")
+        ws = cls(p)
+        if p.exists():
+            if not is_workspace(p):
+                if not create:
+                    raise InputError("is a GeoPackage but not an ecogis workspace", file=str(p),
+                                     fix="create one with `ecogis import WS.gpkg KIND FILE`, or "
+                                     "read the file directly as a data file")
+                with ws.transaction():
+                    ws._ensure_tables(ws._target)
+        elif create:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            with ws.transaction():
+                pass
+        else:
+            raise InputError("workspace not found", file=str(p),
+                             fix="check the path, or create it with `ecogis import`")
+        return ws
+
+    # ------------------------------------------------------------- transactions
+    @property
+    def _target(self) -> Path:
+        return self._active if self._active is not None else self.path
+
+    @contextmanager
+    def transaction(self) -> Iterator[Workspace]:
+        """Group writes: all of them replace the workspace at once, or none does."""
+        if self._active is not None:  # nested: the outer transaction commits
+            yield self
+            return
+        fd, tmpname = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".tmp.gpkg",
+                                       dir=self.path.parent or ".")
+        os.close(fd)
+        tmp = Path(tmpname)
+        try:
+            if self.path.exists():
+                shutil.copy2(self.path, tmp)
+            else:
+                tmp.unlink()
+            self._active = tmp
+            self._ensure_tables(tmp)
+            yield self
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+            _fsync_dir(self.path.parent.resolve())
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        finally:
+            self._active = None
+            self._cache.clear()
+            for side in ("-journal", "-wal", "-shm"):
+                Path(str(tmp) + side).unlink(missing_ok=True)
+
+    def _ensure_tables(self, path: Path) -> None:
+        have = set()
+        if path.exists():
+            with closing(sqlite3.connect(path)) as con:
+                have = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
+        if LAYERS_TABLE not in have:
+            seed = pd.DataFrame({c: [""] for c in _LAYER_COLUMNS})
+            pyogrio.write_dataframe(seed, path, layer=LAYERS_TABLE, driver="GPKG")
+        if META_TABLE not in have:
+            pyogrio.write_dataframe(pd.DataFrame({"key": [""], "value": [""]}), path,
+                                    layer=META_TABLE, driver="GPKG")
+        if LAYERS_TABLE not in have or META_TABLE not in have:
+            with closing(sqlite3.connect(path)) as con, con:
+                if LAYERS_TABLE not in have:
+                    con.execute(f"DELETE FROM {LAYERS_TABLE}")
+                if META_TABLE not in have:
+                    con.execute(f"DELETE FROM {META_TABLE}")
+
+    def _sql(self, path: Path | None = None) -> sqlite3.Connection:
+        return sqlite3.connect(path or self._target)
+
+    # ----------------------------------------------------------------- metadata
+    @property
+    def meta(self) -> dict[str, object]:
+        """Workspace-level key/values (``region``, ``synthetic`` ...), JSON-decoded."""
+        with closing(self._sql()) as con:
+            rows = con.execute(f"SELECT key, value FROM {META_TABLE}").fetchall()
+        out = {}
+        for k, v in rows:
+            try:
+                out[k] = json.loads(v)
+            except (TypeError, json.JSONDecodeError):
+                out[k] = v
+        return out
+
+    def set_meta(self, **values: object) -> None:
+        """Set workspace key/values (atomic)."""
+        with self.transaction(), closing(self._sql()) as con, con:
+            for k, v in values.items():
+                con.execute(f"DELETE FROM {META_TABLE} WHERE key=?", (k,))
+                con.execute(f"INSERT INTO {META_TABLE} (key, value) VALUES (?, ?)",
+                            (k, json.dumps(v, ensure_ascii=False)))
+
+    def _meta_rows(self) -> dict[str, dict]:
+        with closing(self._sql()) as con:
+            con.row_factory = sqlite3.Row
+            rows = con.execute(f"SELECT * FROM {LAYERS_TABLE}").fetchall()
+        return {r["name"]: dict(r) for r in rows}
+
+    def names(self) -> list[str]:
+        """Return the names of the vector layers (metadata tables excluded)."""
+        if not self._target.exists():
+            return []
+        return [str(n) for n, g in pyogrio.list_layers(self._target)
+                if n not in _RESERVED and g is not None]
+
+    def names_of_kind(self, kind: str) -> list[str]:
+        """Return the names of the layers of ``kind``."""
+        rows = self._meta_rows()
+        return [n for n in self.names() if rows.get(n, {}).get("kind") == kind]
+
+    def info(self, name: str) -> LayerInfo:
+        """Return the :class:`LayerInfo` of one layer."""
+        self._require(name)
+        row = self._meta_rows().get(name, {})
+        pinfo = pyogrio.read_info(self._target, layer=name)
+        crs = pinfo.get("crs")
+        bbox = pinfo.get("total_bounds")
+        if bbox is None:
+            bbox = pyogrio.read_bounds(self._target, layer=name)[1]
+            bbox = [float(bbox[0].min()), float(bbox[1].min()), float(bbox[2].max()),
+                    float(bbox[3].max())] if bbox.size else [np.nan] * 4
+
+        def js(v, default):
+            try:
+                return json.loads(v) if v else default
+            except json.JSONDecodeError:
+                return default
+
+        from pyproj import CRS
+        return LayerInfo(
+            name=name,
+            kind=row.get("kind") or None,
+            features=int(pinfo.get("features", 0)),
+            geometry_type=pinfo.get("geometry_type"),
+            crs=crs_label(CRS.from_user_input(crs)) if crs else "none",
+            bbox=[float(v) for v in bbox],
+            source=row.get("source") or None,
+            source_layer=row.get("source_layer") or None,
+            sha256=row.get("sha256") or None,
+            crs_source=row.get("crs_source") or None,
+            encoding=row.get("encoding") or None,
+            encoding_source=row.get("encoding_source") or None,
+            repairs=js(row.get("repairs"), {}),
+            imported_at=row.get("imported_at") or None,
+            synthetic=str(row.get("synthetic")).lower() in ("1", "true"),
+            extra=js(row.get("extra"), {}),
+        )
+
+    def layers(self) -> list[LayerInfo]:
+        """Return :class:`LayerInfo` for every layer."""
+        return [self.info(n) for n in self.names()]
+
+    def kind_of(self, name: str) -> Kind:
+        """Return the :class:`Kind` of a layer (``generic`` when it has no ecogis metadata)."""
+        k = self.info(name).kind or "generic"
+        return load_kinds()[k]
+
+    # ---------------------------------------------------------------- read/write
+    def _require(self, name: str) -> None:
+        if name not in self.names():
+            raise InputError(f"has no layer {name!r} (layers: {', '.join(self.names()) or 'none'})",
+                             file=str(self.path), fix="use `ecogis layers` to list them")
+
+    def read(self, name: str) -> gpd.GeoDataFrame:
+        """Return a layer as a GeoDataFrame in its stored CRS, indexed by feature id ``fid``."""
+        self._require(name)
+        key = (name, self._target.stat().st_mtime_ns if self._target.exists() else 0)
+        if key not in self._cache:
+            gdf = pyogrio.read_dataframe(self._target, layer=name, fid_as_index=True)
+            gdf.index.name = "fid"
+            self._cache[key] = gdf
+        return self._cache[key].copy()
+
+    def read_kind(self, kind: str) -> list[tuple[str, gpd.GeoDataFrame]]:
+        """Return ``(name, GeoDataFrame)`` for every layer of ``kind``."""
+        return [(n, self.read(n)) for n in self.names_of_kind(kind)]
+
+    def write(
+        self,
+        name: str,
+        gdf: gpd.GeoDataFrame,
+        kind: str,
+        *,
+        source: str | None = None,
+        source_layer: str | None = None,
+        sha256: str | None = None,
+        crs_source: str | None = None,
+        encoding: str | None = None,
+        encoding_source: str | None = None,
+        repairs: dict | None = None,
+        synthetic: bool = False,
+        extra: dict | None = None,
+    ) -> bool:
+        """Write ``gdf`` as layer ``name`` of ``kind`` (replacing it); return True if replaced.
+
+        The write is atomic. Polygon kinds are stored as MultiPolygon, line kinds as
+        MultiLineString. The source feature ids are kept in column ``src_fid``.
+        """
+        k = load_kinds()[kind]
+        if name in _RESERVED or not name or name.startswith("gpkg_") or name.startswith("rtree_"):
+            raise InputError(f"layer name {name!r} is reserved", fix="choose another --name")
+        if gdf.crs is None:
+            raise InputError("layer has no CRS", layer=name, fix="set a CRS before writing")
+        out = gdf.copy()
+        if "src_fid" not in out.columns:
+            out["src_fid"] = np.asarray(out.index)
+        out = out.reset_index(drop=True)
+        geom_type = None
+        types = set(shapely.get_type_id(out.geometry.values).tolist())
+        if types <= {3, 6}:
+            out = out.set_geometry(_promote(out.geometry, shapely.multipolygons))
+            geom_type = "MultiPolygon"
+        elif types <= {1, 5}:
+            out = out.set_geometry(_promote(out.geometry, shapely.multilinestrings))
+            geom_type = "MultiLineString"
+        elif types <= {0, 4}:
+            geom_type = "Point" if types == {0} else "MultiPoint"
+            if types == {0, 4}:
+                out = out.set_geometry(_promote(out.geometry, shapely.multipoints))
+                geom_type = "MultiPoint"
+        for col in out.columns:
+            if col != out.geometry.name and out[col].dtype == object:
+                out[col] = out[col].map(lambda v: v if v is None or isinstance(v, (str, int, float, bool))
+                                        else json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list))
+                                        else str(v))
+        with self.transaction():
+            replaced = name in self.names()
+            kw = {"geometry_type": geom_type} if geom_type else {}
+            pyogrio.write_dataframe(out, self._target, layer=name, driver="GPKG",
+                                    layer_options={"SPATIAL_INDEX": "YES"}, **kw)
+            row = {
+                "name": name, "kind": k.id, "source": source or "", "source_layer": source_layer or "",
+                "sha256": sha256 or "", "crs": crs_label(gdf.crs), "crs_source": crs_source or "",
+                "encoding": encoding or "", "encoding_source": encoding_source or "",
+                "repairs": json.dumps(repairs or {}, ensure_ascii=False, default=str),
+                "imported_at": _now(), "synthetic": "1" if synthetic else "0",
+                "extra": json.dumps(extra or {}, ensure_ascii=False, default=str),
+            }
+            with closing(self._sql()) as con, con:
+                con.execute(f"DELETE FROM {LAYERS_TABLE} WHERE name=?", (name,))
+                cols = ", ".join(_LAYER_COLUMNS)
+                marks = ", ".join("?" for _ in _LAYER_COLUMNS)
+                con.execute(f"INSERT INTO {LAYERS_TABLE} ({cols}) VALUES ({marks})",
+                            [row[c] for c in _LAYER_COLUMNS])
+        return replaced
+
+    def import_file(
+        self,
+        kind: str,
+        path: str | os.PathLike,
+        *,
+        name: str | None = None,
+        crs=None,
+        encoding: str | None = None,
+        layer: str | None = None,
+    ) -> ImportReport:
+        """Read a data file with :func:`ecogis.io.read_vector` and store it as a layer."""
+        from ecogis.io import read_vector
+
+        k = load_kinds()[kind]
+        gdf, rep = read_vector(path, layer, crs=crs, encoding=encoding, kind=k)
+        lname = name or k.id
+        replaced = self.write(
+            lname, gdf, k.id, source=Path(rep.source).name, source_layer=rep.layer,
+            sha256=rep.sha256, crs_source=rep.crs_source, encoding=rep.encoding,
+            encoding_source=rep.encoding_source, repairs=rep.repairs.as_dict(),
+            extra={"renamed_fields": rep.renamed_fields} if rep.renamed_fields else None,
+        )
+        return ImportReport(workspace=str(self.path), name=lname, kind=k.id, replaced=replaced,
+                            read=rep)
+
+
+def _promote(geoms: gpd.GeoSeries, multi) -> gpd.GeoSeries:
+    arr = np.asarray(geoms.values, dtype=object)
+    single = np.isin(shapely.get_type_id(arr), (0, 1, 3))
+    if single.any():
+        arr = arr.copy()
+        arr[single] = [multi([g]) for g in arr[single]]
+    return gpd.GeoSeries(arr, index=geoms.index, crs=geoms.crs)
+
+
+def open_workspace(uri: str | os.PathLike, *, create: bool = False) -> Workspace:
+    """Open a workspace by URI: a ``.gpkg`` path today; ``postgresql://`` is planned."""
+    s = os.fspath(uri)
+    if s.startswith(("postgresql://", "postgres://", "PG:")):
+        raise WorkspaceError(
+            f"{s}: PostGIS workspaces are planned but not available in this version; "
+            "use a .gpkg workspace")
+    return Workspace.open(s, create=create)
+
+
+@dataclass
+class LoadedLayer:
+    """A layer ready for analysis: its name, kind, data and where it came from."""
+
+    name: str
+    kind: Kind
+    gdf: gpd.GeoDataFrame
+    source: str
+    synthetic: bool = False
+
+
+def load_target(
+    target: str | os.PathLike,
+    *,
+    names: list[str] | None = None,
+    kind: str | None = None,
+    crs=None,
+    encoding: str | None = None,
+) -> tuple[Workspace | None, list[LoadedLayer]]:
+    """Load layers from a workspace, ``ws.gpkg:layer``, or a plain data file.
+
+    A data file is read with the import rules (CRS and encoding detection, repairs reported)
+    as ``kind`` (default ``generic``), without being stored. Returns the workspace (or None)
+    and the layers.
+    """
+    from ecogis.io import parse_source, read_vector
+
+    path, layer = parse_source(target)
+    if is_workspace(path):
+        ws = Workspace.open(path)
+        wanted = list(names or ([layer] if layer else ws.names()))
+        out = []
+        for n in wanted:
+            info = ws.info(n)
+            out.append(LoadedLayer(n, load_kinds()[info.kind or "generic"], ws.read(n),
+                                   f"{path}:{n}", info.synthetic))
+        return ws, out
+    k = load_kinds()[kind or "generic"]
+    gdf, rep = read_vector(path, layer, crs=crs, encoding=encoding, kind=k)
+    name = layer or rep.layer or Path(path).stem
+    if names and name not in names:
+        raise InputError(f"has no layer {names[0]!r}", file=str(path), fix=f"the layer is {name!r}")
+    return None, [LoadedLayer(name, k, gdf, str(path))]

@@ -1,0 +1,54 @@
+"""Shared fixtures: real district boundaries and an independent area reference."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from pyproj import Geod
+
+DATA = Path(__file__).parent / "data"
+
+#: an independent reference: pyproj's GRS80 ellipsoid (equal to CGCS2000's for areas)
+REF_GEOD = Geod(ellps="GRS80")
+
+
+def ref_area_m2(geom_lonlat) -> float:
+    """Independent ellipsoidal area (m²) of a lon/lat geometry: pyproj on oriented rings."""
+    return abs(REF_GEOD.geometry_area_perimeter(shapely.orient_polygons(geom_lonlat))[0])
+
+
+@pytest.fixture(scope="session")
+def admin_units() -> gpd.GeoDataFrame:
+    """The 8 real district boundaries (EPSG:4490)."""
+    return gpd.read_file(DATA / "admin_units.gpkg")
+
+
+@pytest.fixture(scope="session")
+def anju(admin_units) -> gpd.GeoDataFrame:
+    """The real 安居区 boundary (EPSG:4490), one feature."""
+    return admin_units[admin_units["name"] == "安居区"].reset_index(drop=True)
+
+
+@pytest.fixture()
+def run_cli(capsys):
+    """Run ``ecogis`` in-process: returns (exit code, stdout, stderr)."""
+    from ecogis.cli import main
+
+    def _run(*argv: str):
+        code = main([str(a) for a in argv])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return _run
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    os.environ.pop("ECOGIS_DEBUG", None)
+    np.random.seed(0)
