@@ -216,7 +216,7 @@ class LayerIndex:
         """Return a numeric attribute (NaN where missing or not a number)."""
         if name not in self.gdf.columns:
             return np.full(self.n_features, np.nan)
-        vals = pd.to_numeric(self.gdf[name], errors="coerce").to_numpy(dtype=float)
+        vals = pd.to_numeric(self.gdf[name], errors="coerce").to_numpy(dtype=float, copy=True)
         vals[~np.isfinite(vals) | (vals <= 0)] = np.nan
         return vals
 
@@ -330,9 +330,11 @@ def prepare_sites(gdf: gpd.GeoDataFrame, crs: CRS, categories: CategoryRegistry,
                   radius_m: float | None = None, file: str | None = None) -> SiteSet:
     """Return the sites of ``gdf`` as a :class:`SiteSet` in the metric plane ``crs``.
 
-    Columns used when present: ``id``, ``category`` (id or alias; ``category`` is the default
-    for sites without one), ``name``, ``radius_m`` / ``radius`` and ``width_m`` / ``width``
-    (metres; ``radius_m``/``width_m`` are the defaults). A point with a radius becomes a disc,
+    Columns used when present: ``id``, ``category`` (id or alias), ``use`` (a 界址点 block's
+    用途: taken as the category when it is a known alias), ``name``, ``radius_m`` / ``radius``
+    and ``width_m`` / ``width`` (metres). ``category``, ``radius_m`` and ``width_m`` are the
+    defaults for sites without their own. A 界址点 file's declared-area check
+    (:func:`ecogis.jzd.read_jzd`) is carried into each site's result as ``declared_area``. A point with a radius becomes a disc,
     a line with a width a corridor (flat caps, mitred joins). Raises
     :class:`~ecogis.errors.InputError` for an unknown category, a missing category, an empty
     geometry or lon/lat outside China.
@@ -352,10 +354,16 @@ def prepare_sites(gdf: gpd.GeoDataFrame, crs: CRS, categories: CategoryRegistry,
                          fix="give every site a unique id")
     default = categories.resolve(category, file=file).id if category else None
     catcol = _column(gdf, "category", "类别", "项目类别")
+    usecol = _column(gdf, "use", "用途", "地块用途")
     cats: list[str] = []
     for i in range(n):
         v = catcol.iloc[i] if catcol is not None else None
         if v is None or (isinstance(v, float) and math.isnan(v)) or str(v).strip() == "":
+            # a 界址点 block's 用途 names the category when it is a known alias
+            use = categories.find(usecol.iloc[i]) if usecol is not None else None
+            if use is not None:
+                cats.append(use.id)
+                continue
             if default is None:
                 raise InputError("site has no category", file=file, feature=ids[i],
                                  fix="add a category column or pass --category ID")
@@ -382,7 +390,9 @@ def prepare_sites(gdf: gpd.GeoDataFrame, crs: CRS, categories: CategoryRegistry,
             f"site lies at lon {b[i, 0]:.4f}..{b[i, 2]:.4f}, lat {b[i, 1]:.4f}..{b[i, 3]:.4f}, "
             "outside China (70-140°E, 0-56°N)", file=file, feature=ids[i],
             fix="check the coordinates (lon before lat) and the CRS")
-    src = np.asarray(lonlat.to_crs(crs).values, dtype=object)
+    src_crs = CRS.from_user_input(gdf.crs)
+    src = geoms if src_crs == crs else np.asarray(
+        gpd.GeoSeries(geoms, crs=src_crs).to_crs(crs).values, dtype=object)
     invalid = ~shapely.is_valid(src)
     if invalid.any():
         warnings.warn(f"{int(invalid.sum())} invalid site geometries repaired with make_valid "
@@ -400,6 +410,20 @@ def prepare_sites(gdf: gpd.GeoDataFrame, crs: CRS, categories: CategoryRegistry,
     if lines.any():
         out[lines] = shapely.buffer(src[lines], width[lines] / 2, cap_style="flat",
                                     join_style="mitre", mitre_limit=5.0)
+    extra: list[dict[str, Any]] = [{} for _ in range(n)]
+    if "declared_area_m2" in gdf.columns and "area_ok" in gdf.columns:
+        for i in range(n):
+            row = gdf.iloc[i]
+            decl = row["declared_area_m2"]
+            extra[i]["declared_area"] = {
+                "declared_m2": None if pd.isna(decl) else float(decl),
+                "ellipsoidal_m2": float(row["area_m2"]),
+                "projected_m2": float(row["projected_area_m2"]),
+                "diff_m2": None if pd.isna(row["area_diff_m2"]) else float(row["area_diff_m2"]),
+                "diff_ratio": (None if pd.isna(row["area_diff_ratio"])
+                               else float(row["area_diff_ratio"])),
+                "ok": bool(row["area_ok"]),
+            }
     type_names = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "MultiPoint",
                   5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection"}
     shapely.prepare(out)
@@ -407,7 +431,7 @@ def prepare_sites(gdf: gpd.GeoDataFrame, crs: CRS, categories: CategoryRegistry,
         ids=ids, categories=cats, geoms=out, source=src,
         geometry_types=[type_names.get(int(t), "Geometry") for t in gtypes],
         radius_m=np.where(dims == 0, radius, np.nan), width_m=np.where(dims == 1, width, np.nan),
-        crs=crs, names=names, extra=[{} for _ in range(n)],
+        crs=crs, names=names, extra=extra,
     )
 
 
@@ -502,6 +526,8 @@ class CheckResult:
     not_evaluated: list[dict[str, Any]]
     site_set: SiteSet | None = None
     engine: SitingEngine | None = None
+    notes: list[str] = field(default_factory=list)
+    workspace: str | None = None
 
     @property
     def verdict(self) -> str:
@@ -519,6 +545,7 @@ class CheckResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "workspace": self.workspace,
             "verdict": self.verdict,
             "counts": self.counts(),
             "unit": "m2",
@@ -531,6 +558,7 @@ class CheckResult:
             "farmland_m2": float(sum(s.farmland_m2 for s in self.sites)),
             "compensation_m2": float(sum(s.compensation_m2 for s in self.sites)),
             "sites": [s.as_dict() for s in self.sites],
+            "warnings": list(self.notes),
         }
 
 
@@ -904,7 +932,7 @@ class SitingEngine:
         zone_col = self._zone_field(li)
         zones = li.column(zone_col) if zone_col else None
         names = li.column("name")
-        for site_i, a, b in zip(uniq, starts, ends):
+        for site_i, a, b in zip(uniq, starts, ends, strict=True):
             rows = idx[a:b]
             rep = int(pairs.feat[rows[0]])
             feats = [_plain_id(li.feature_ids[int(j)]) for j in pairs.feat[rows]]
@@ -945,7 +973,7 @@ class SitingEngine:
             covered += self._site_totals(li, pairs, n, sel=fok)
             touched[pairs.site[fok]] = True
             if len(covs) > 1 or not ss.areal.all():
-                for si, fi in zip(pairs.site[fok], pairs.feat[fok]):
+                for si, fi in zip(pairs.site[fok], pairs.feat[fok], strict=True):
                     geoms_by_site.setdefault(int(si), []).append(li.geoms[int(fi)])
         if len(covs) > 1:  # several layers of the kind may overlap each other: dissolve
             for si, gl in geoms_by_site.items():
@@ -1000,6 +1028,101 @@ class SitingEngine:
                 procedures=list(r.procedures), approval=r.approval,
                 citation=r.citation.as_dict(), note=r.note,
             ))
+
+
+def sites_from_wkt(texts: Sequence[str], *, crs=None) -> gpd.GeoDataFrame:
+    """Return sites from WKT strings: lon/lat (EPSG:4490) unless ``crs`` says otherwise.
+
+    Raises :class:`~ecogis.errors.InputError` for WKT that does not parse, and
+    :class:`~ecogis.errors.CRSError` when projected coordinates come without a usable CRS.
+    """
+    from ecogis.crs import check_crs, infer_crs, to_crs
+
+    geoms = []
+    for i, t in enumerate(texts, start=1):
+        try:
+            g = shapely.from_wkt(t)
+        except Exception as exc:  # shapely.errors.GEOSException
+            raise InputError(f"cannot parse WKT {t[:60]!r}: {exc}", feature=i,
+                             fix="write e.g. POINT (105.4 30.3) or POLYGON ((...)) in lon/lat"
+                             ) from None
+        if g is None or g.is_empty:
+            raise InputError(f"WKT {t[:60]!r} is empty", feature=i, fix="give a non-empty geometry")
+        geoms.append(g)
+    bounds = shapely.total_bounds(np.asarray(geoms, dtype=object))
+    the_crs = to_crs(crs) if crs is not None else infer_crs(bounds)[0]
+    check_crs(the_crs, bounds)
+    return gpd.GeoDataFrame({"id": list(range(1, len(geoms) + 1))}, geometry=geoms, crs=the_crs)
+
+
+def sites_from_lonlat(texts: Sequence[str]) -> gpd.GeoDataFrame:
+    """Return point sites from ``"LON,LAT"`` strings (degrees, EPSG:4490), range-checked."""
+    pts = []
+    for i, t in enumerate(texts, start=1):
+        parts = [p.strip() for p in str(t).replace("，", ",").split(",")]
+        try:
+            lon, lat = (float(p) for p in parts)
+        except ValueError:
+            raise InputError(f"--lonlat {t!r} is not LON,LAT", feature=i,
+                             fix="write --lonlat 105.45,30.35 (longitude first)") from None
+        in_china = (CHINA_LONLAT[0] <= lon <= CHINA_LONLAT[2]
+                    and CHINA_LONLAT[1] <= lat <= CHINA_LONLAT[3])
+        swapped = (CHINA_LONLAT[0] <= lat <= CHINA_LONLAT[2]
+                   and CHINA_LONLAT[1] <= lon <= CHINA_LONLAT[3])
+        if not in_china and swapped:
+            raise InputError(f"--lonlat {t!r} is outside China; it looks like LAT,LON: swap them",
+                             feature=i, fix="write --lonlat LON,LAT with the longitude first")
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise InputError(f"--lonlat {t!r}: longitude must be within ±180° and latitude "
+                             "within ±90°", feature=i, fix="write --lonlat LON,LAT in degrees")
+        if not in_china:
+            raise InputError(f"--lonlat {t!r} is outside China (70-140°E, 0-56°N)",
+                             feature=i, fix="write --lonlat LON,LAT with the longitude first")
+        pts.append(shapely.Point(lon, lat))
+    return gpd.GeoDataFrame({"id": list(range(1, len(pts) + 1))}, geometry=pts, crs=CGCS2000)
+
+
+def read_sites(path, *, crs=None, encoding: str | None = None) -> gpd.GeoDataFrame:
+    """Read a site file: any vector format ecogis reads, a 界址点 TXT, or a CSV.
+
+    A CSV needs a ``wkt`` (or ``geometry``) column, or ``lon``/``lat`` columns (degrees), or
+    ``x``/``y`` with ``crs``. Other columns (id, category, radius_m, width_m, name) are kept.
+    """
+    from pathlib import Path
+
+    from ecogis.io import parse_source, read_vector
+
+    p, _layer = parse_source(path)
+    if p.suffix.lower() == ".csv":
+        if not p.exists():
+            raise InputError("file not found", file=str(p), fix="check the path")
+        try:
+            df = pd.read_csv(p, encoding=encoding or "utf-8-sig")
+        except UnicodeDecodeError:
+            df = pd.read_csv(p, encoding="gb18030")
+        cols = {c.lower(): c for c in df.columns}
+        where = str(p)
+        if "wkt" in cols or "geometry" in cols:
+            col = cols.get("wkt") or cols["geometry"]
+            g = sites_from_wkt([str(v) for v in df[col]], crs=crs)
+            out = gpd.GeoDataFrame(df.drop(columns=[col]), geometry=g.geometry.values,
+                                   crs=g.crs)
+        elif "lon" in cols and "lat" in cols:
+            g = sites_from_lonlat([f"{a},{b}" for a, b in
+                                   zip(df[cols["lon"]], df[cols["lat"]], strict=True)])
+            out = gpd.GeoDataFrame(df.drop(columns=[cols["lon"], cols["lat"]]),
+                                   geometry=g.geometry.values, crs=CGCS2000)
+        elif "x" in cols and "y" in cols and crs is not None:
+            geoms = shapely.points(df[cols["x"]].to_numpy(float), df[cols["y"]].to_numpy(float))
+            out = gpd.GeoDataFrame(df.drop(columns=[cols["x"], cols["y"]]), geometry=geoms,
+                                   crs=crs)
+        else:
+            raise InputError("a site CSV needs a wkt column, lon/lat columns, or x/y with --crs",
+                             file=where, fix="add a wkt column such as POINT (105.4 30.3)")
+        return out
+    gdf, _rep = read_vector(path, crs=crs, encoding=encoding, kind="site")
+    gdf.attrs["source"] = str(Path(p))
+    return gdf
 
 
 def _str_or_none(v: Any) -> str | None:
