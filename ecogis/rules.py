@@ -584,6 +584,14 @@ def load_rule_files(directory: str | Path | None = None, *, kinds: KindRegistry 
                                     f"{rf.path.name})", file=str(rf.path),
                                     fix="give every rule a unique id")
             seen[r.id] = rf.path.name
+    pseen: dict[str, str] = {}
+    for rf in out:
+        for name in rf.params:
+            if name in pseen:
+                raise DataFileError(f"parameter {name!r} is defined in {pseen[name]} and "
+                                    f"{rf.path.name}", file=str(rf.path),
+                                    fix="prefix parameter names with the region id")
+            pseen[name] = rf.path.name
     regions: dict[str, str] = {}
     for rf in out:
         if rf.region == "national":

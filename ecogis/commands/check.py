@@ -99,9 +99,9 @@ def run(args) -> int:
         raise InputError("workspace not found", file=args.workspace,
                          fix="check the path, or create it with `ecogis import`")
     params = _params(args.param)
-    sites_gdf, sites_file = _load_sites(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        sites_gdf, sites_file = _load_sites(args)
         region = args.region
         from ecogis.workspace import Workspace
 
