@@ -112,7 +112,12 @@ def _plain_id(v: Any) -> Any:
     return v
 
 
-def _dissolved_areas(pieces: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+def _union_rows(mat: np.ndarray) -> np.ndarray:
+    return shapely.area(shapely.union_all(mat, axis=1))
+
+
+def _dissolved_areas(pieces: np.ndarray, group: np.ndarray, n_groups: int,
+                     n_threads: int = 1) -> np.ndarray:
     """Return the planar area of the union of ``pieces`` per group (overlaps count once)."""
     out = np.zeros(n_groups)
     if len(pieces) == 0:
@@ -142,7 +147,7 @@ def _dissolved_areas(pieces: np.ndarray, group: np.ndarray, n_groups: int) -> np
         mat = np.full((len(bsel), width), None, dtype=object)
         for row, b in enumerate(bsel):
             mat[row, : sizes[b]] = p[starts[b]:starts[b] + sizes[b]]
-        out[uniq[bsel]] = shapely.area(shapely.union_all(mat, axis=1))
+        out[uniq[bsel]] = _parallel(_union_rows, n_threads, mat, min_chunk=64)
     return out
 
 
@@ -191,13 +196,18 @@ class LayerIndex:
     part_feature: np.ndarray
     part_area: np.ndarray
     tree: shapely.STRtree
-    disjoint: bool
+    overlaps: np.ndarray | None
     areal: bool
     _centroids: np.ndarray | None = None
 
     @property
     def n_features(self) -> int:
         return len(self.feature_ids)
+
+    @property
+    def disjoint(self) -> bool:
+        """True when no two features share interior (sums of pieces are dissolved areas)."""
+        return self.overlaps is not None and len(self.overlaps) == 0
 
     def part_centroids(self) -> np.ndarray:
         """Return (x, y) of every part's centroid (computed once)."""
@@ -221,24 +231,48 @@ class LayerIndex:
         return vals
 
 
-def _check_disjoint(parts: np.ndarray, owner: np.ndarray, tree: shapely.STRtree,
-                    coverage: bool) -> bool:
-    """Return True when no two features of the layer share interior (sums are exact)."""
+def _overlapping_pairs(parts: np.ndarray, owner: np.ndarray, tree: shapely.STRtree,
+                       coverage: bool) -> np.ndarray | None:
+    """Return the (a, b) feature pairs (a < b) whose interiors intersect.
+
+    An empty array means the layer's features are disjoint, so sums of pieces are dissolved
+    areas. None means "not checked" (a huge layer that is not a valid coverage): every site
+    with several features of the layer is then dissolved with a union.
+    """
+    empty = np.zeros((0, 2), dtype=np.int64)
     if len(parts) == 0 or shapely.get_dimensions(parts).max() < 2:
-        return True
+        return empty
     if coverage:
         try:
-            return bool(shapely.coverage_is_valid(parts))
-        except Exception:  # pragma: no cover - GEOS refuses odd input: be safe
-            return False
+            if shapely.coverage_is_valid(parts):
+                return empty
+        except Exception:  # pragma: no cover - GEOS refuses odd input: check below
+            pass
     if len(parts) > 200_000:
-        return False
+        return None
     a, b = tree.query(parts, predicate="intersects")
     keep = (a < b) & (owner[a] != owner[b])
-    if not keep.any():
-        return True
-    inter = shapely.relate_pattern(parts[a[keep]], parts[b[keep]], "T********")
-    return not bool(inter.any())
+    a, b = a[keep], b[keep]
+    inter = shapely.relate_pattern(parts[a], parts[b], "T********")
+    fa, fb = owner[a[inter]], owner[b[inter]]
+    pairs = np.column_stack([np.minimum(fa, fb), np.maximum(fa, fb)])
+    return np.unique(pairs, axis=0) if len(pairs) else empty
+
+
+def _groups_needing_union(group: np.ndarray, feat: np.ndarray,
+                          overlaps: np.ndarray | None) -> np.ndarray:
+    """Return the groups that hold both features of an overlapping pair (or any 2 if None)."""
+    counts = np.bincount(group)
+    if overlaps is None:
+        return np.flatnonzero(counts > 1)
+    multi = counts[group] > 1
+    if len(overlaps) == 0 or not multi.any():
+        return np.zeros(0, dtype=np.int64)
+    df = pd.DataFrame({"g": group[multi], "f": feat[multi]})
+    edges = pd.DataFrame({"f": overlaps[:, 0], "b": overlaps[:, 1]})
+    first = df.merge(edges, on="f")
+    both = first.merge(df.rename(columns={"f": "b"}), on=["g", "b"])
+    return np.unique(both["g"].to_numpy())
 
 
 def build_layer_index(name: str, kind: Kind, gdf: gpd.GeoDataFrame, crs: CRS, *,
@@ -267,11 +301,11 @@ def build_layer_index(name: str, kind: Kind, gdf: gpd.GeoDataFrame, crs: CRS, *,
     parts, owner = parts[order], owner[order]
     tree = shapely.STRtree(parts)
     areal = bool(len(parts)) and bool((shapely.get_dimensions(parts) == 2).all())
-    disjoint = _check_disjoint(parts, owner, tree, kind.coverage)
+    overlaps = _overlapping_pairs(parts, owner, tree, kind.coverage)
     return LayerIndex(
         name=name, kind=kind, gdf=g.drop(columns=g.geometry.name), feature_ids=g.index.to_numpy(),
         geoms=geoms, parts=parts, part_feature=owner, part_area=shapely.area(parts), tree=tree,
-        disjoint=disjoint, areal=areal,
+        overlaps=overlaps, areal=areal,
     )
 
 
@@ -355,12 +389,18 @@ def prepare_sites(gdf: gpd.GeoDataFrame, crs: CRS, categories: CategoryRegistry,
     default = categories.resolve(category, file=file).id if category else None
     catcol = _column(gdf, "category", "类别", "项目类别")
     usecol = _column(gdf, "use", "用途", "地块用途")
+    catvals = catcol.to_numpy(dtype=object) if catcol is not None else None
+    usevals = usecol.to_numpy(dtype=object) if usecol is not None else None
     cats: list[str] = []
+    resolved: dict[Any, str] = {}
     for i in range(n):
-        v = catcol.iloc[i] if catcol is not None else None
+        v = catvals[i] if catvals is not None else None
+        if v is not None and not (isinstance(v, float) and math.isnan(v)) and v in resolved:
+            cats.append(resolved[v])
+            continue
         if v is None or (isinstance(v, float) and math.isnan(v)) or str(v).strip() == "":
             # a 界址点 block's 用途 names the category when it is a known alias
-            use = categories.find(usecol.iloc[i]) if usecol is not None else None
+            use = categories.find(usevals[i]) if usevals is not None else None
             if use is not None:
                 cats.append(use.id)
                 continue
@@ -369,12 +409,14 @@ def prepare_sites(gdf: gpd.GeoDataFrame, crs: CRS, categories: CategoryRegistry,
                                  fix="add a category column or pass --category ID")
             cats.append(default)
         else:
-            cats.append(categories.resolve(v, file=file, feature=ids[i]).id)
+            resolved[v] = categories.resolve(v, file=file, feature=ids[i]).id
+            cats.append(resolved[v])
     radius = _positive(_column(gdf, "radius_m", "radius"), n, radius_m, "radius_m", ids, file)
     width = _positive(_column(gdf, "width_m", "width"), n, width_m, "width_m", ids, file)
     namecol = _column(gdf, "name", "名称", "地块名称")
-    names = [None if namecol is None or pd.isna(namecol.iloc[i]) else str(namecol.iloc[i])
-             for i in range(n)]
+    namevals = namecol.to_numpy(dtype=object) if namecol is not None else [None] * n
+    names = [None if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+             for v in namevals]
     geoms = np.asarray(gdf.geometry.values, dtype=object)
     bad = np.flatnonzero(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     if len(bad):
@@ -637,7 +679,8 @@ class SitingEngine:
         n = len(ss)
         cats = self.rulebook.categories
         uniq_cats = sorted(set(ss.categories))
-        cat_pos = np.array([uniq_cats.index(c) for c in ss.categories], dtype=np.int64)
+        cat_index = {c: i for i, c in enumerate(uniq_cats)}
+        cat_pos = np.array([cat_index[c] for c in ss.categories], dtype=np.int64)
         # site centroids and scale
         cen = shapely.centroid(ss.geoms)
         cx, cy = shapely.get_x(cen), shapely.get_y(cen)
@@ -721,7 +764,9 @@ class SitingEngine:
         return CheckResult(
             sites=results, rulebook=self.rulebook.summary(), method=method, crs=self.crs,
             layers=[{"name": li.name, "kind": li.kind.id, "features": li.n_features,
-                     "disjoint": li.disjoint} for li in self.layers.values()],
+                     "self_overlapping_pairs": (None if li.overlaps is None
+                                                else len(li.overlaps))}
+                    for li in self.layers.values()],
             not_evaluated=not_evaluated, site_set=ss, engine=self,
         )
 
@@ -750,9 +795,13 @@ class SitingEngine:
         sel_d = np.flatnonzero(qdist > 0)
         s_parts, p_parts = [], []
         if len(sel_i):
-            a, b = li.tree.query(ss.geoms[sel_i], predicate="intersects")
-            s_parts.append(sel_i[a])
-            p_parts.append(b)
+            # envelope query (cheap), then the prepared-site predicate on threads
+            a, b = li.tree.query(ss.geoms[sel_i])
+            a = sel_i[a]
+            hit = _parallel(shapely.intersects, self.threads, ss.geoms[a], li.parts[b],
+                            min_chunk=20_000)
+            s_parts.append(a[hit])
+            p_parts.append(b[hit])
         if len(sel_d):
             a, b = li.tree.query(ss.geoms[sel_d], predicate="dwithin", distance=qdist[sel_d])
             s_parts.append(sel_d[a])
@@ -787,19 +836,19 @@ class SitingEngine:
             pc = li.part_centroids()
             cx[ii], cy[ii] = pc[p[ii], 0], pc[p[ii], 1]
             area[cc] = shapely.area(sg[cc])
-            sc = shapely.centroid(sg[cc])
+            sc = _parallel(shapely.centroid, self.threads, sg[cc])
             cx[cc], cy[cc] = shapely.get_x(sc), shapely.get_y(sc)
             ov = idx[~inside & ~covered]
             if len(ov):
                 geo = _parallel(shapely.intersection, self.threads, sg[ov], pg[ov])
                 area[ov] = shapely.area(geo)
-                gc = shapely.centroid(geo)
+                gc = _parallel(shapely.centroid, self.threads, geo)
                 cx[ov], cy[ov] = shapely.get_x(gc), shapely.get_y(gc)
                 if keep_pieces:
                     pieces[ov] = geo
             if keep_pieces:
-                pieces[ii] = pg[inside]
-                pieces[cc] = sg[covered]
+                pieces[ii] = pg[ii]
+                pieces[cc] = sg[cc]
             inter[idx] = area[idx] > 0
         other = touching & ~both
         if other.any():
@@ -821,11 +870,17 @@ class SitingEngine:
         out_a = np.add.reduceat(area[order], starts)
         out_p = None
         if keep_pieces:
+            # the parts of one feature are disjoint: a collection of their pieces will do
             sizes = np.diff(np.append(starts, npair))
-            out_p = pieces[order][starts].copy()
-            for g in np.flatnonzero(sizes > 1):
-                chunk = [x for x in pieces[order][starts[g]:starts[g] + sizes[g]] if x is not None]
-                out_p[g] = shapely.union_all(chunk) if chunk else None
+            po = pieces[order]
+            out_p = po[starts].copy()
+            multi = np.flatnonzero(sizes > 1)
+            if len(multi):
+                gid = np.repeat(np.arange(len(starts)), sizes)
+                sel = np.isin(gid, multi) & ~shapely.is_missing(po)
+                if sel.any():
+                    have, inv = np.unique(gid[sel], return_inverse=True)
+                    out_p[have] = shapely.geometrycollections(po[sel], indices=inv)
         return _Pairs(out_s, out_f, out_d, out_i, out_a, out_p)
 
     def _site_totals(self, li: LayerIndex, pairs: _Pairs, n: int,
@@ -834,26 +889,26 @@ class SitingEngine:
         m = pairs.inter & (pairs.area > 0)
         if sel is not None:
             m &= sel
-        if li.disjoint or pairs.pieces is None:
-            return np.bincount(pairs.site[m], weights=pairs.area[m], minlength=n)
-        return self._dissolved_by_group(pairs, m, pairs.site, n)
+        return self._dissolved_by_group(li, pairs, m, pairs.site, n, self.threads)
 
-    def _dissolved_by_group(self, pairs: _Pairs, m: np.ndarray, group: np.ndarray,
-                            n_groups: int) -> np.ndarray:
-        """Dissolved method-area per group for a self-overlapping layer."""
-        idx = np.flatnonzero(m)
+    @staticmethod
+    def _dissolved_by_group(li: LayerIndex, pairs: _Pairs, m: np.ndarray, group: np.ndarray,
+                            n_groups: int, threads: int = 1) -> np.ndarray:
+        """Method-area per group of the selected pairs, the layer's own overlaps once."""
+        idx = np.flatnonzero(m & (pairs.area > 0))
         out = np.bincount(group[idx], weights=pairs.area[idx], minlength=n_groups)
-        counts = np.bincount(group[idx], minlength=n_groups)
-        multi = counts[group[idx]] > 1
-        if not multi.any():
+        if li.disjoint or pairs.pieces is None or len(idx) == 0:
             return out
-        j = idx[multi]
+        need = _groups_needing_union(group[idx], pairs.feat[idx], li.overlaps)
+        if len(need) == 0:
+            return out
+        j = idx[np.isin(group[idx], need)]
         planar_sum = np.bincount(group[j], weights=shapely.area(pairs.pieces[j]),
                                  minlength=n_groups)
-        dissolved = _dissolved_areas(pairs.pieces[j], group[j], n_groups)
-        g = np.unique(group[j])
-        ratio = np.where(planar_sum[g] > 0, dissolved[g] / np.maximum(planar_sum[g], 1e-300), 0)
-        out[g] = out[g] * ratio  # same ellipsoidal scale, overlaps removed
+        dissolved = _dissolved_areas(pairs.pieces[j], group[j], n_groups, threads)
+        ratio = np.where(planar_sum[need] > 0,
+                         dissolved[need] / np.maximum(planar_sum[need], 1e-300), 0.0)
+        out[need] = out[need] * ratio  # same ellipsoidal scale, overlaps removed
         return out
 
     def _evaluate(self, li: LayerIndex, rules: list[Rule], site_rank: np.ndarray,
@@ -917,13 +972,8 @@ class SitingEngine:
                    comp: list[dict[tuple[str, str], float]]) -> None:
         idx = np.flatnonzero(sel)
         n_sites = len(per_site_hits)
-        if li.disjoint or pairs.pieces is None:
-            overlap = np.bincount(pairs.site[idx], weights=pairs.area[idx] * pairs.inter[idx],
-                                  minlength=n_sites)
-        else:
-            m = np.zeros(len(pairs.site), dtype=bool)
-            m[idx] = True
-            overlap = self._dissolved_by_group(pairs, m & pairs.inter, pairs.site, n_sites)
+        overlap = self._dissolved_by_group(li, pairs, sel & pairs.inter, pairs.site, n_sites,
+                                           self.threads)
         s = pairs.site[idx]
         order = np.lexsort((pairs.dist[idx], -pairs.area[idx], s))
         idx, s = idx[order], s[order]
@@ -931,11 +981,12 @@ class SitingEngine:
         ends = np.append(starts[1:], len(s))
         zone_col = self._zone_field(li)
         zones = li.column(zone_col) if zone_col else None
+        citation = r.citation.as_dict()  # shared by the rule's hits (read-only)
         names = li.column("name")
         for site_i, a, b in zip(uniq, starts, ends, strict=True):
             rows = idx[a:b]
             rep = int(pairs.feat[rows[0]])
-            feats = [_plain_id(li.feature_ids[int(j)]) for j in pairs.feat[rows]]
+            feats = li.feature_ids[pairs.feat[rows]].tolist()
             ov = float(overlap[site_i])
             sa = float(site_area[site_i])
             ctype, cm2 = "", 0.0
@@ -951,7 +1002,7 @@ class SitingEngine:
                 overlap_m2=ov, overlap_ratio=(ov / sa if sa > 0 else None),
                 distance_m=float(pairs.dist[rows].min()), rule=r.id, rule_zh=r.name_zh,
                 test=r.describe_test(), verdict=r.verdict, procedures=list(r.procedures),
-                approval=r.approval, citation=r.citation.as_dict(), compensation_type=ctype,
+                approval=r.approval, citation=citation, compensation_type=ctype,
                 compensation_m2=cm2, note=r.note,
             ))
 
