@@ -15,9 +15,11 @@ for position and distance, and its overlap areas are 0.
 
 Areas are square metres. ``method="ellipsoidal"`` (default) gives the area on the CGCS2000
 ellipsoid as the Gauss-Krüger planar area divided by the projection's exact areal scale at each
-piece's centroid (:meth:`pyproj.Proj.get_factors`); for pieces up to tens of km across this
-agrees with :class:`pyproj.Geod` to better than 1e-6 (tested). ``method="projected"`` gives the
-planar area in the GK plane. Distances are metres in the GK plane.
+piece's centroid (:meth:`pyproj.Proj.get_factors`). Against :class:`pyproj.Geod` on the
+same piece the relative difference is 1e-8 for a 2 km piece 34 km from the central meridian
+(tested), 8e-7 for a 20 km piece 150 km out and 5e-6 for a 50 km one (it grows with the
+square of the piece size). ``method="projected"`` gives the planar area in the GK plane.
+Distances are metres in the GK plane.
 """
 
 from __future__ import annotations

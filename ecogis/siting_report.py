@@ -232,7 +232,8 @@ def site_svg(result, index: int, *, width: int = 520, height: int = 360) -> str:
     src_geom = ss.source[index]
     minx, miny, maxx, maxy = shapely.bounds(site_geom)
     size = max(maxx - minx, maxy - miny, 40.0)
-    reach = max([h.distance_m or 0.0 for h in s.hits if h.distance_m is not None] + [0.0])
+    reach = max([h.distance_m or 0.0 for h in s.hits
+                 if h.distance_m is not None and h.features] + [0.0])
     pad = max(0.3 * size, min(reach, 5 * size) + 0.1 * size, 30.0)
     win = [minx - pad, miny - pad, maxx + pad, maxy + pad]
     w_m, h_m = win[2] - win[0], win[3] - win[1]
@@ -245,7 +246,8 @@ def site_svg(result, index: int, *, width: int = 520, height: int = 360) -> str:
 
     box = shapely.box(*win)
     layers_drawn: dict[str, tuple[str, str]] = {}
-    body = []
+    body: list[str] = []
+    feats: list[tuple[float, str]] = []
     for h in s.hits:
         li = engine.layers.get(h.layer) if engine is not None else None
         if li is None or not h.features:
@@ -261,13 +263,15 @@ def site_svg(result, index: int, *, width: int = 520, height: int = 360) -> str:
                 continue
             gk, d = _geom_path(g, tx)
             if gk == "polygon":
-                body.append(f'<path d="{d}" fill="{kind.color}" fill-opacity="'
-                            f'{kind.fill_opacity}" stroke="{kind.color}" stroke-width="1" '
-                            'fill-rule="evenodd"/>')
+                feats.append((g.area, f'<path d="{d}" fill="{kind.color}" fill-opacity="'
+                              f'{kind.fill_opacity}" stroke="{kind.color}" stroke-width="1" '
+                              'fill-rule="evenodd"/>'))
             else:
-                body.append(f'<path d="{d}" fill="none" stroke="{kind.color}" '
-                            'stroke-width="2.5"/>')
+                feats.append((0.0, f'<path d="{d}" fill="none" stroke="{kind.color}" '
+                              'stroke-width="2.5"/>'))
         layers_drawn[h.layer] = (kind.color, f"{kind.name_zh}（{h.layer}）")
+    # large polygons below, small ones and lines on top
+    body += [svg for _, svg in sorted(feats, key=lambda t: -t[0])]
     vcol = VERDICT_COLOR[s.verdict]
     gk, d = _geom_path(site_geom, tx)
     if gk == "polygon":
@@ -436,6 +440,28 @@ def render_html(result, *, max_maps: int = MAX_SITE_MAPS) -> str:
     return "".join(parts)
 
 
-def render_map_html(result) -> str:
-    """Return a self-contained HTML map page of the check (SVG; works offline)."""
-    return render_html(result)
+def render_map_html(result, *, max_maps: int = MAX_SITE_MAPS) -> str:
+    """Return a self-contained HTML map page of the check (SVG; works offline).
+
+    The batch overview (every site coloured by verdict) and one map per site with hits
+    (the site and the features it hits), without the report's tables.
+    """
+    counts = result.counts()
+    parts = ["<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>",
+             "<title>选址审查地图</title>", f"<style>{_CSS}</style></head><body>",
+             "<h1>选址审查地图</h1><p>"]
+    parts.append("　".join(f"<span class='v {v}'>{VERDICT_ZH[v]}</span> {counts[v]} 个"
+                           for v in VERDICTS))
+    parts.append(f"</p><p>{html.escape(crs_label(result.crs))} 高斯-克吕格平面；比例尺见图。</p>")
+    if len(result.sites) > 1:
+        parts.append(overview_svg(result))
+    drawn = 0
+    for i, s in enumerate(result.sites):
+        if (not s.hits and len(result.sites) > 1) or drawn >= max_maps:
+            continue
+        parts.append(f"<h2>项目 {html.escape(str(s.id))} <span class='v {s.verdict}'>"
+                     f"{VERDICT_ZH[s.verdict]}</span></h2>")
+        parts.append(site_svg(result, i))
+        drawn += 1
+    parts.append("</body></html>")
+    return "".join(parts)

@@ -134,8 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         f"- software: Python {platform.python_version()}, shapely {shapely.__version__} "
         f"(GEOS {shapely.geos_version_string}), geopandas {gpd.__version__}, pyproj "
         f"{pyproj.__version__}",
-        f"- workspace: `scripts/gen_siting_bench.py --seed 7` (synthetic county 44 × 36 km, "
-        f"EPSG:4544): " + ", ".join(f"{n} {c:,}" for n, c in counts.items()),
+        "- workspace: `scripts/gen_siting_bench.py --seed 7` (synthetic county 44 × 36 km, "
+        "EPSG:4544): " + ", ".join(f"{n} {c:,}" for n, c in counts.items()),
         f"- rulebook: {' + '.join(rb.files)} ({len(rb.rules)} rules)",
         f"- sites: {a.sites:,} mixed (`bench_siting.mixed_sites`, seed 11): 40 % points "
         "(¾ with a 20-200 m radius), 30 % lines 0.2-3 km with 8-40 m width, 30 % polygons "

@@ -492,7 +492,7 @@ def test_cli_single_site_table_md_html_map(tmp_path, origin, workspace, run_cli)
     assert code == 0, err
     assert "conditional" in out and "national.farmland.national_major" in out
     html = (tmp_path / "m.html").read_text(encoding="utf-8")
-    assert "<svg" in html and "补划" in html
+    assert "<svg" in html and "永久基本农田" in html and "<path" in html
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")
     assert "https://" not in html
     code, md, _ = run_cli("check", workspace, "--lonlat", ll, "--radius", "100",
@@ -541,3 +541,9 @@ def test_overlap_ratio_and_counts_are_plain_json(origin, engines):
     h = d["sites"][0]["hits"][0]
     assert h["overlap_ratio"] == pytest.approx(0.5)
     assert np.isclose(h["overlap_m2"], 20_000.0)
+
+
+def test_cli_lists_categories(run_cli):
+    code, out, _ = run_cli("check", "--list-categories")
+    assert code == 0
+    assert "infrastructure_national_linear" in out and "化工园区" in out

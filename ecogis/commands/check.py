@@ -26,7 +26,7 @@ def register(sub) -> None:
         "SITES is a file (GeoPackage, Shapefile, GeoJSON, FlatGeobuf, CSV with wkt or lon/lat, "
         "or a 国土 TXT 界址点 file; many sites = batch), or use --wkt / --lonlat. Each site's "
         "verdict is its most severe hit: forbidden > conditional > warn > allowed.")
-    p.add_argument("workspace", help="ecogis workspace (.gpkg)")
+    p.add_argument("workspace", nargs="?", help="ecogis workspace (.gpkg)")
     p.add_argument("sites", nargs="?", help="site file (batch), or use --wkt / --lonlat")
     p.add_argument("--wkt", action="append", metavar="WKT",
                    help="a site as WKT in lon/lat (repeatable)")
@@ -95,6 +95,8 @@ def run(args) -> int:
                           [("id", "id"), ("name", "名称"), ("parents", "parents"),
                            ("aliases", "aliases")]))
         return 0
+    if not args.workspace:
+        raise InputError("no workspace given", fix="ecogis check WORKSPACE.gpkg SITES ...")
     if not Path(args.workspace).exists():
         raise InputError("workspace not found", file=args.workspace,
                          fix="check the path, or create it with `ecogis import`")
