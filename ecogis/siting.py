@@ -24,6 +24,7 @@ Distances are metres in the GK plane.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import warnings
@@ -572,6 +573,8 @@ class CheckResult:
     engine: SitingEngine | None = None
     notes: list[str] = field(default_factory=list)
     workspace: str | None = None
+    sites_file: str | None = None
+    synthetic: bool = False
 
     @property
     def verdict(self) -> str:
@@ -588,14 +591,16 @@ class CheckResult:
         return any(SEVERITY[s.verdict] >= SEVERITY[level] for s in self.sites)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "workspace": self.workspace,
+            "sites_file": self.sites_file,
             "verdict": self.verdict,
             "counts": self.counts(),
             "unit": "m2",
             "method": self.method,
             "distance_unit": "m",
-            "crs": crs_label(self.crs),
+            "distance_crs": crs_label(self.crs),
+            "crs": "EPSG:4490",  # of each site's `geometry` member
             "rulebook": self.rulebook,
             "layers": self.layers,
             "not_evaluated": self.not_evaluated,
@@ -604,6 +609,12 @@ class CheckResult:
             "sites": [s.as_dict() for s in self.sites],
             "warnings": list(self.notes),
         }
+        if self.site_set is not None:  # the site as given, lon/lat, for `ecogis map --sites`
+            ll = gpd.GeoSeries(self.site_set.source, crs=self.crs).to_crs(CGCS2000)
+            geo = shapely.to_geojson(shapely.set_precision(ll.values, 1e-8))
+            for d, g in zip(out["sites"], geo, strict=True):
+                d["geometry"] = json.loads(g)
+        return out
 
 
 # --------------------------------------------------------------------------- engine

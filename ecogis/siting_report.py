@@ -367,6 +367,8 @@ figure{margin:.5em 0}figcaption{font-size:.85em}
 .lg{margin-right:1em}.lg i{display:inline-block;width:12px;height:12px;margin-right:4px;
 vertical-align:middle;opacity:.8}
 .quote{font-size:.85em;color:#444}.meta td:first-child{width:7em;font-weight:bold}
+iframe.map{width:100%;height:560px;border:1px solid #bbb}
+@media print{iframe.map{display:none}}
 """
 
 
@@ -384,8 +386,12 @@ def _table_html(rows: list[dict[str, Any]], cols, numeric=()) -> str:
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
-def render_html(result, *, max_maps: int = MAX_SITE_MAPS) -> str:
-    """Return the 合规性审查 report as one self-contained HTML page (inline SVG maps)."""
+def render_html(result, *, max_maps: int = MAX_SITE_MAPS, embed_map: bool = True) -> str:
+    """Return the 合规性审查 report as one self-contained HTML page.
+
+    With :mod:`ecogis.maps` the page embeds its interactive offline map (Leaflet inlined, in
+    an ``iframe srcdoc``); every site with hits also gets a static SVG drawing that prints.
+    """
     counts = result.counts()
     parts = ["<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>",
              "<title>建设项目选址合规性审查报告</title>", f"<style>{_CSS}</style></head><body>",
@@ -396,7 +402,13 @@ def render_html(result, *, max_maps: int = MAX_SITE_MAPS) -> str:
     parts.append("　".join(f"<span class='v {v}'>{VERDICT_ZH[v]}</span> {counts[v]} 个"
                            for v in VERDICTS))
     parts.append("</p>")
-    if len(result.sites) > 1:
+    if embed_map and result.engine is not None and _has_maps():
+        from ecogis.maps import render_html as map_html
+
+        doc = map_html(interactive_map(result))
+        parts.append("<h2>地图</h2><iframe class='map' title='选址审查地图' srcdoc=\""
+                     + html.escape(doc, quote=True) + "\"></iframe>")
+    elif len(result.sites) > 1:
         parts.append(overview_svg(result))
     parts.append(_table_html(_summary_rows(result), _SUMMARY_COLS,
                              numeric=("area", "farmland", "comp", "hits")))
@@ -440,8 +452,79 @@ def render_html(result, *, max_maps: int = MAX_SITE_MAPS) -> str:
     return "".join(parts)
 
 
+def _has_maps() -> bool:
+    try:
+        import ecogis.maps  # noqa: F401
+    except ImportError:  # pragma: no cover - ecogis.maps ships with ecogis
+        return False
+    return True
+
+
+#: features of one layer drawn on the interactive map (the ones the sites hit)
+MAX_MAP_FEATURES = 20_000
+
+
+def interactive_map(result, *, title: str | None = None, public: bool = False):
+    """Return an :mod:`ecogis.maps` folium map of the sites and the features they hit.
+
+    Sites are coloured by verdict with their hits (rule, verdict, overlap, distance,
+    citation) in the popup; each layer that was hit is drawn with those features only.
+    """
+    import geopandas as gpd
+
+    from ecogis.maps import MapLayer, make_map
+
+    engine, ss = result.engine, result.site_set
+    wanted: dict[str, set] = {}
+    for s in result.sites:
+        for h in s.hits:
+            if h.features and h.layer in engine.layers:
+                wanted.setdefault(h.layer, set()).update(h.features)
+    layers = []
+    for name, ids in wanted.items():
+        li = engine.layers[name]
+        pos = np.sort(_positions(li, sorted(ids, key=str)[:MAX_MAP_FEATURES]))
+        gdf = gpd.GeoDataFrame(li.gdf.iloc[pos].reset_index(drop=True),
+                               geometry=list(li.geoms[pos]), crs=engine.crs)
+        layers.append(MapLayer(name, li.kind.id, gdf))
+    hits = []
+    for s in result.sites:
+        hl = []
+        for h in s.hits:
+            d = {k: v for k, v in h.as_dict().items()
+                 if k in ("kind", "layer", "name", "verdict", "rule", "overlap_m2",
+                          "distance_m")}
+            d["citation"] = h.citation.get("text", "")
+            hl.append(d)
+        hits.append(hl)
+    sites = gpd.GeoDataFrame(
+        {"id": [str(s.id) for s in result.sites], "name": [s.name for s in result.sites],
+         "category": [s.category_zh for s in result.sites],
+         "verdict": [s.verdict for s in result.sites], "hits": hits},
+        geometry=list(ss.geoms), crs=engine.crs)
+    counts = result.counts()
+    title = title or ("选址合规性审查：" + f"{len(result.sites)} 个项目（"
+                      + "，".join(f"{VERDICT_ZH[v].split('（')[0]} {counts[v]}"
+                                  for v in VERDICTS if counts[v]) + "）")
+    return make_map(layers, title=title, sites=sites, public=public,
+                    synthetic=bool(getattr(result, "synthetic", False)),
+                    source=str(result.workspace) if result.workspace else None)
+
+
+def write_map(result, path) -> str:
+    """Write the check's map to ``path``: :mod:`ecogis.maps` when present, else SVG."""
+    from pathlib import Path
+
+    if _has_maps():
+        from ecogis.maps import save_map
+
+        return str(save_map(interactive_map(result), path))
+    Path(path).write_text(render_map_html(result), encoding="utf-8")
+    return str(path)
+
+
 def render_map_html(result, *, max_maps: int = MAX_SITE_MAPS) -> str:
-    """Return a self-contained HTML map page of the check (SVG; works offline).
+    """Return a self-contained HTML page of static SVG maps of the check (works offline).
 
     The batch overview (every site coloured by verdict) and one map per site with hits
     (the site and the features it hits), without the report's tables.

@@ -8,8 +8,10 @@ plane (method="projected") and pyproj's Geod on the expected pieces (method="ell
 
 from __future__ import annotations
 
+import html
 import json
 import math
+import re
 
 import geopandas as gpd
 import numpy as np
@@ -429,17 +431,18 @@ def test_negative_radius_is_refused(engines):
 # ---------------------------------------------------------------- CLI
 
 
-@pytest.fixture()
-def workspace(tmp_path, world):
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, world):
     from ecogis.workspace import Workspace
 
-    ws = Workspace.open(tmp_path / "ws.gpkg", create=True)
+    path = tmp_path_factory.mktemp("siting") / "ws.gpkg"
+    ws = Workspace.open(path, create=True)
     with ws.transaction():
         for name, (kind, gdf) in world.items():
             g = gdf.to_crs(4490) if name == "water" else gdf  # one layer stored in lon/lat
             ws.write(name, g, kind)
         ws.set_meta(region="anju")
-    return tmp_path / "ws.gpkg"
+    return path
 
 
 def _lonlat(origin, dx, dy):
@@ -466,7 +469,12 @@ def test_cli_batch_json(tmp_path, origin, workspace, run_cli):
         "redline": "forbidden", "corridor": "conditional", "urban": "forbidden",
         "water": "forbidden", "river7": "warn", "far": "allowed"}
     assert d["rulebook"]["region"] == "anju"  # from the workspace's metadata
-    assert d["unit"] == "m2" and d["method"] == "ellipsoidal" and d["crs"] == "EPSG:4544"
+    assert d["unit"] == "m2" and d["method"] == "ellipsoidal"
+    assert d["distance_crs"] == "EPSG:4544" and d["crs"] == "EPSG:4490"
+    assert d["sites_file"] == str(path)
+    g = shapely.from_geojson(json.dumps(v["redline"]["geometry"]))
+    expected = gpd.GeoSeries([_box(origin, 100, 100, 300, 300)], crs=GK).to_crs(4490).iloc[0]
+    assert g.symmetric_difference(expected).area < expected.length * 1e-8  # 1e-8° rounding
     hit = v["river7"]["hits"][0]
     for key in ("layer", "kind", "feature", "zone", "overlap_m2", "overlap_ratio", "distance_m",
                 "rule", "verdict", "procedures", "citation"):
@@ -477,6 +485,13 @@ def test_cli_batch_json(tmp_path, origin, workspace, run_cli):
     assert v["far"]["hits"] == [] and v["far"]["farmland_m2"] == 0
     code, _, _ = run_cli("check", workspace, path, "--fail-on", "forbidden")
     assert code == 1
+    # the JSON feeds `ecogis map --sites` (sites drawn by verdict, hits in the popup)
+    (tmp_path / "check.json").write_text(out, encoding="utf-8")
+    code, _, err = run_cli("map", workspace, "-o", tmp_path / "sites.html", "--sites",
+                           tmp_path / "check.json")
+    assert code == 0, err
+    page = (tmp_path / "sites.html").read_text(encoding="utf-8")
+    assert "national.redline.default" in page and "river7" in page
     code, _, _ = run_cli("check", workspace, "--lonlat", _lonlat(origin, -6000, 3000),
                          "--category", "industrial", "--fail-on", "conditional")
     assert code == 0
@@ -491,17 +506,20 @@ def test_cli_single_site_table_md_html_map(tmp_path, origin, workspace, run_cli)
                              "--category", "国家重大项目", "--map", tmp_path / "m.html")
     assert code == 0, err
     assert "conditional" in out and "national.farmland.national_major" in out
-    html = (tmp_path / "m.html").read_text(encoding="utf-8")
-    assert "<svg" in html and "永久基本农田" in html and "<path" in html
-    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")
-    assert "https://" not in html
+    page = (tmp_path / "m.html").read_text(encoding="utf-8")
+    assert "national.farmland.national_major" in page and "永久基本农田" in page
+    assert not re.search(r"<(script|link)[^>]+(src|href)=[\"']https?://", page)  # offline
     code, md, _ = run_cli("check", workspace, "--lonlat", ll, "--radius", "100",
                           "--category", "infrastructure_national", "--format", "md")
     assert code == 0 and md.startswith("# 建设项目选址合规性审查报告")
     assert "土地管理法" in md and "补划" in md
     code, _, _ = run_cli("check", workspace, "--lonlat", ll, "--category", "urban",
                          "--format", "html", "-o", tmp_path / "r.html")
-    assert code == 0 and "禁止" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    report = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert code == 0 and "禁止" in report and "<svg" in report and "<iframe" in report
+    inner = html.unescape(re.search(r'srcdoc="([^"]*)"', report).group(1))
+    assert "L.map" in inner or "leaflet" in inner.lower()
+    assert not re.search(r"<(script|link)[^>]+(src|href)=[\"']https?://", report + inner)
 
 
 @pytest.mark.parametrize(("args", "match"), [

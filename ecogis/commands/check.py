@@ -133,15 +133,18 @@ def run(args) -> int:
         notes.insert(0, region_note)
     result.notes = notes
     result.workspace = str(args.workspace)
+    result.synthetic = bool(ws.meta.get("synthetic")) or any(
+        i.synthetic for i in ws.layers() if i.name in layers)
+    result.sites_file = str(sites_file) if sites_file else None
     text = _render(result, args.format)
     if args.output:
         Path(args.output).write_text(text + "\n", encoding="utf-8")
     else:
         emit(text)
     if args.map:
-        from ecogis.siting_report import render_map_html
+        from ecogis.siting_report import write_map
 
-        Path(args.map).write_text(render_map_html(result), encoding="utf-8")
+        write_map(result, args.map)
     if args.fail_on and result.reaches(args.fail_on):
         return 1
     return 0
