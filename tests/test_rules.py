@@ -291,3 +291,24 @@ citation = { document = "测试区规划", clause = "第 3 条", file = "test.tx
     rb2 = load_rulebook("测试区", directory=d, params={"testland_park_buffer_m": 70})
     res2 = SitingEngine({"parks": ("green_space", park)}, rb2).check(sites)
     assert res2.sites[1].verdict == "forbidden"
+
+
+@pytest.mark.parametrize("region", REGIONS)
+def test_river_distances_agree_with_the_plan_files(region):
+    """Distances of regional river rules equal the setbacks the plan file (layers/plans) reads
+    from the same seed line: two data files, one fact."""
+    from ecogis.plans import load_plan
+
+    plan = load_plan(region)
+    by_line: dict[int, set[float]] = {}
+    for sb in plan.setbacks:
+        by_line.setdefault(sb.line, set()).update({sb.min_m, sb.max_m})
+    checked = 0
+    for r in load_rulebook(region).rules:
+        if r.rulebook != region or r.kind != "river" or r.test not in ("within", "band"):
+            continue
+        edges = {r.distance_m} if r.test == "within" else set(r.band_m) - {0.0}
+        assert r.citation.line in by_line, r.id
+        assert edges <= by_line[r.citation.line], (r.id, edges, by_line[r.citation.line])
+        checked += 1
+    assert checked >= 1
