@@ -54,6 +54,8 @@ from ecogis.rules import (
 
 #: quarter-circle segments of a disc site (4·32 = 128-gon: area 0.04 % under the circle)
 CIRCLE_QUAD_SEGS = 32
+#: mitre limit of corridor joins (GEOS: mitre length over half-width; beyond it, bevelled)
+MITRE_LIMIT = 5.0
 #: layer parts with more vertices than this are split (the ST_Subdivide lesson)
 MAX_PART_VERTICES = 256
 #: area methods
@@ -454,7 +456,7 @@ def prepare_sites(gdf: gpd.GeoDataFrame, crs: CRS, categories: CategoryRegistry,
     lines = (dims == 1) & ~np.isnan(width) & (width > 0)
     if lines.any():
         out[lines] = shapely.buffer(src[lines], width[lines] / 2, cap_style="flat",
-                                    join_style="mitre", mitre_limit=5.0)
+                                    join_style="mitre", mitre_limit=MITRE_LIMIT)
     extra: list[dict[str, Any]] = [{} for _ in range(n)]
     if "declared_area_m2" in gdf.columns and "area_ok" in gdf.columns:
         for i in range(n):
@@ -809,8 +811,7 @@ class SitingEngine:
         s_parts, p_parts = [], []
         if len(sel_i):
             # envelope query (cheap), then the prepared-site predicate on threads
-            a, b = li.tree.query(ss.geoms[sel_i])
-            a = sel_i[a]
+            a, b = self._envelope_candidates(li, ss, sel_i)
             hit = _parallel(shapely.intersects, self.threads, ss.geoms[a], li.parts[b],
                             min_chunk=20_000)
             s_parts.append(a[hit])
@@ -895,6 +896,36 @@ class SitingEngine:
                     have, inv = np.unique(gid[sel], return_inverse=True)
                     out_p[have] = shapely.geometrycollections(po[sel], indices=inv)
         return _Pairs(out_s, out_f, out_d, out_i, out_a, out_p)
+
+    @staticmethod
+    def _envelope_candidates(li: LayerIndex, ss: SiteSet, sel: np.ndarray
+                             ) -> tuple[np.ndarray, np.ndarray]:
+        """(site, part) pairs whose envelopes meet: corridors per segment, others whole.
+
+        A long diagonal corridor's envelope holds many parts it never touches; the envelopes
+        of its segments, grown by the farthest a mitred join can reach (MITRE_LIMIT × half
+        the width), cover the corridor with far fewer candidates.
+        """
+        corridor = (shapely.get_dimensions(ss.source[sel]) == 1) & (ss.width_m[sel] > 0)
+        whole = sel[~corridor]
+        a, b = li.tree.query(ss.geoms[whole])
+        a = whole[a]
+        lines = sel[corridor]
+        if len(lines) == 0:
+            return a, b
+        coords, idx = shapely.get_coordinates(ss.source[lines], return_index=True)
+        same = idx[1:] == idx[:-1]  # (a MultiLineString's gap "segments" only add candidates)
+        p0, p1 = coords[:-1][same], coords[1:][same]
+        seg_site = lines[idx[:-1][same]]
+        pad = ss.width_m[seg_site] / 2 * MITRE_LIMIT + 1.0
+        env = shapely.box(np.minimum(p0[:, 0], p1[:, 0]) - pad,
+                          np.minimum(p0[:, 1], p1[:, 1]) - pad,
+                          np.maximum(p0[:, 0], p1[:, 0]) + pad,
+                          np.maximum(p0[:, 1], p1[:, 1]) + pad)
+        sa, sb = li.tree.query(env)
+        n = max(len(li.parts), 1)
+        key = np.unique(seg_site[sa].astype(np.int64) * n + sb)
+        return np.concatenate([a, key // n]), np.concatenate([b, key % n])
 
     def _site_totals(self, li: LayerIndex, pairs: _Pairs, n: int,
                      sel: np.ndarray | None = None) -> np.ndarray:

@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
 
         a.workspace.parent.mkdir(parents=True, exist_ok=True)
         gen_siting_bench.main([str(a.workspace)])
+    load = os.getloadavg()
     t = time.perf_counter()
     ws = Workspace.open(a.workspace)
     layers = {i.name: (i.kind, ws.read(i.name)) for i in ws.layers()}
@@ -130,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         "# Siting benchmark (siting)",
         "",
         f"- date: {date.today().isoformat()}",
-        f"- machine: {_machine()}; threads used: {engine.threads}",
+        f"- machine: {_machine()}; threads used: {engine.threads}; load average before the "
+        f"run {load[0]:.2f} (shared machine: other jobs were running)",
         f"- software: Python {platform.python_version()}, shapely {shapely.__version__} "
         f"(GEOS {shapely.geos_version_string}), geopandas {gpd.__version__}, pyproj "
         f"{pyproj.__version__}",

@@ -565,3 +565,21 @@ def test_cli_lists_categories(run_cli):
     code, out, _ = run_cli("check", "--list-categories")
     assert code == 0
     assert "infrastructure_national_linear" in out and "化工园区" in out
+
+
+def test_corridor_mitre_spike_is_seen(origin, engines):
+    # a sharp V whose mitred outer corner pokes past its segments' half-width: the spike
+    # (not the segments) reaches the 1 km redline square, so the candidate envelopes must
+    # cover the whole mitre (GEOS's buffer is the reference)
+    from ecogis.siting import MITRE_LIMIT
+
+    w = 40.0
+    apex = (-40.0, 500.0)  # 40 m west of the redline west edge (x = 0); the mitre is 57.7 m
+    line = _line(origin, (-600, 300), apex, (-600, 700))
+    corridor = line.buffer(w / 2, cap_style="flat", join_style="mitre", mitre_limit=MITRE_LIMIT)
+    red = _box(origin, 0, 0, 1000, 1000)
+    expected = corridor.intersection(red).area
+    assert expected > 0 and line.distance(red) > w / 2  # only the spike reaches
+    s = _one(engines[None], line, "industrial", width_m=w, method="projected")
+    h = _rules(s)["national.redline.default"]
+    assert h.overlap_m2 == pytest.approx(expected, rel=1e-9)
