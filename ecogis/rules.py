@@ -228,8 +228,7 @@ class Citation:
 
     def text(self) -> str:
         """One-line citation: ``《document》 clause (file L123)``."""
-        doc = self.document if self.document.startswith("《") else self.document
-        out = f"{doc} {self.clause}".strip()
+        out = f"{self.document} {self.clause}".strip()
         if self.file:
             out += f" ({self.file}" + (f" L{self.line}" if self.line else "") + ")"
         if not self.verified:

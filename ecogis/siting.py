@@ -43,7 +43,6 @@ from ecogis.crs import CGCS2000, CHINA_LONLAT, crs_label, gk_zone_of, metric_crs
 from ecogis.errors import EcogisWarning, GeometryError, InputError
 from ecogis.kinds import Kind
 from ecogis.rules import (
-    ANY_RANK,
     SEVERITY,
     VERDICT_ZH,
     CategoryRegistry,
@@ -1237,5 +1236,3 @@ __all__ = [
     "CIRCLE_QUAD_SEGS", "METHODS", "CheckResult", "Hit", "LayerIndex", "SiteResult", "SiteSet",
     "SitingEngine", "SitingWarning", "build_layer_index", "check", "prepare_sites",
 ]
-
-_ = ANY_RANK  # re-exported for rule authors reading this module

@@ -461,7 +461,7 @@ def _has_maps() -> bool:
 
 
 #: features of one layer drawn on the interactive map (the ones the sites hit)
-MAX_MAP_FEATURES = 20_000
+MAX_MAP_FEATURES = 200_000
 
 
 def interactive_map(result, *, title: str | None = None, public: bool = False):
