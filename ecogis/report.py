@@ -75,18 +75,22 @@ def format_table(
     """Return ``rows`` as an aligned text table (CJK characters count double width)."""
     header = [h for _, h in columns]
     body = [[_cell(r.get(k), digits) for k, _ in columns] for r in rows]
+    numeric_cols = [
+        all(isinstance(r.get(k), (int, float, np.integer, np.floating)) and not isinstance(
+            r.get(k), (bool, np.bool_)) for r in rows if r.get(k) is not None) and rows != []
+        for k, _ in columns
+    ]
     widths = [max([_width(h)] + [_width(b[i]) for b in body]) for i, h in enumerate(header)]
 
-    def line(cells: list[str]) -> str:
+    def line(cells: list[str], is_header: bool = False) -> str:
         out = []
         for i, c in enumerate(cells):
             pad = widths[i] - _width(c)
-            numeric = c[:1].isdigit() or c[:1] == "-" and c[1:2].isdigit()
-            out.append(" " * pad + c if numeric else c + " " * pad)
+            out.append(" " * pad + c if numeric_cols[i] and not is_header else c + " " * pad)
         return "  ".join(out).rstrip()
 
     lines = [title] if title else []
-    lines.append(line(header))
+    lines.append(line(header, True))
     lines.append("  ".join("-" * w for w in widths))
     lines.extend(line(b) for b in body)
     return "\n".join(lines)

@@ -179,3 +179,15 @@ def test_not_a_workspace_and_postgis_seam(tmp_path):
         Workspace.open(tmp_path / "p.gpkg")
     with pytest.raises(WorkspaceError, match="PostGIS"):
         open_workspace("postgresql://localhost/ecogis")
+
+
+def test_kinds_command_lists_the_data_file(run_cli):
+    code, out, _ = run_cli("kinds", "--format", "json")
+    kinds = {k["id"]: k for k in __import__("json").loads(out)["kinds"]}
+    required = {"admin", "redline", "farmland", "cultivated", "ugb", "eco_control",
+                "protected_area", "water_source", "river", "env_unit", "industrial_park"}
+    assert required <= set(kinds)
+    assert kinds["water_source"]["values"]["level"] == ["一级", "二级", "准保护区"]
+    assert {"核心保护区", "一般控制区", "核心区", "缓冲区", "实验区"} == set(
+        kinds["protected_area"]["values"]["zone"])
+    assert kinds["river"]["geometry"] == "line_or_polygon"

@@ -15,7 +15,8 @@ def register(sub) -> None:
         "CRS: the file's, --crs, or inferred from the coordinates; encoding: --encoding, .cpg, "
         "or detected (UTF-8, else GBK); invalid geometry is repaired and reported.")
     p.add_argument("workspace", help="workspace GeoPackage (.gpkg)")
-    p.add_argument("kind", help="layer kind: redline, farmland, ugb, ... (see layers/kinds.toml)")
+    p.add_argument("kind", help="layer kind: redline, farmland, ugb, ... (see layers/kinds.toml);"
+                   " landcover or dem for a GeoTIFF raster")
     p.add_argument("file", help="data file; FILE.gpkg:LAYER picks a layer")
     p.add_argument("--name", help="layer name in the workspace (default: the kind id)")
     p.add_argument("--crs", help="CRS of the file, e.g. EPSG:4544 (overrides the file's)")
@@ -26,6 +27,10 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    from ecogis.raster import RASTER_KINDS
+
+    if args.kind in RASTER_KINDS:
+        return run_raster(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ws = Workspace.open(args.workspace, create=True)
@@ -47,4 +52,26 @@ def run(args) -> int:
     emit(format_table(rows, [("k", "import"), ("v", str(args.file))]))
     for w in d["warnings"]:
         emit(f"warning: {w}")
+    return 0
+
+
+def run_raster(args) -> int:
+    """Import a land-cover or DEM GeoTIFF (stored as ``WORKSPACE.rasters/NAME.tif``)."""
+    from dataclasses import asdict
+
+    from ecogis.raster import import_raster
+
+    info = import_raster(args.workspace, args.kind, args.file, name=args.name, crs=args.crs)
+    if args.format == "json":
+        emit(to_json(asdict(info)))
+        return 0
+    rows = [
+        {"k": "raster", "v": f"{info.name} ({info.kind})"},
+        {"k": "stored", "v": info.path},
+        {"k": "size", "v": f"{info.width} × {info.height} px, {info.res[0]:g} × {info.res[1]:g}"},
+        {"k": "CRS", "v": info.crs},
+        {"k": "values", "v": ", ".join(map(str, info.values)) if info.values else info.dtype},
+        {"k": "sha256", "v": info.sha256},
+    ]
+    emit(format_table(rows, [("k", "import"), ("v", str(args.file))]))
     return 0
