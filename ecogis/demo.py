@@ -723,6 +723,58 @@ class _Builder:
                       "琼江种质资源保护区核心区内"))
         self.sites = sites
 
+    def city(self) -> None:
+        """Residential blocks and green spaces inside the main 城镇开发边界 (for indicators)."""
+        parks_u = shapely.union_all([g for *_, g in self.parks])
+        core = shapely.difference(self.ugb_main, shapely.union_all(
+            [parks_u.buffer(60.0), self.qiong.buffer(40.0)]))
+        shapely.prepare(core)
+        x0, y0, x1, y1 = core.bounds
+
+        def points(n: int, spacing: float) -> list[np.ndarray]:
+            out: list[np.ndarray] = []
+            for _ in range(20000):
+                if len(out) == n:
+                    break
+                c = self.rng.uniform((x0, y0), (x1, y1))
+                if core.contains(shapely.Point(c)) and all(
+                        np.hypot(*(c - q)) > spacing for q in out):
+                    out.append(c)
+            return out
+
+        green = []
+        wet = shapely.difference(self.qiong.buffer(220.0), self.qiong.buffer(40.0))
+        wet = shapely.intersection(wet, shapely.Point(self.seat).buffer(2500.0))
+        green.append(("琼江生态湿地公园", "综合公园", shapely.intersection(wet, self.ugb_main)))
+        named = [("凤凰栖中国凤凰文化主题公园", "专类公园", 2.5e5), ("凤舞琼花公园", "综合公园", 1.8e5),
+                 ("头陀寺公园", "社区公园", 0.8e5)]  # 000 L14
+        for (name, typ, area), c in zip(named, points(len(named), 1500.0), strict=False):
+            green.append((name, typ, shapely.intersection(
+                _star(c, area, self.rng, roughness=0.2), core)))
+        for i, c in enumerate(points(24, 420.0)):
+            green.append((f"口袋公园{i + 1:02d}", "游园",
+                          shapely.intersection(shapely.Point(c).buffer(
+                              self.rng.uniform(45.0, 80.0)), core)))
+        buffer_strip = shapely.intersection(
+            shapely.difference(parks_u.buffer(50.0), parks_u), self.ugb_main)
+        green.append(("经开区防护绿地", "防护绿地", buffer_strip))
+        disjoint, taken = [], shapely.Polygon()
+        for n, t, g in green:  # no green space overlaps another
+            g = shapely.difference(g, taken)
+            if g.area > 100.0:
+                disjoint.append((n, t, g))
+                taken = shapely.union(taken, g)
+        self.green = disjoint
+        green_u = taken
+        seeds = np.array(points(45, 350.0))
+        cells = shapely.get_parts(shapely.voronoi_polygons(
+            shapely.multipoints(seeds), extend_to=shapely.box(x0, y0, x1, y1), ordered=True))
+        blocks = shapely.buffer(shapely.difference(shapely.intersection(cells, core), green_u),
+                                -20.0)
+        keep = self.rng.uniform(size=len(blocks)) < 0.65
+        blocks = [b for b, k in zip(blocks, keep, strict=True) if k and not b.is_empty]
+        self.residential = [(f"居住片区{i + 1:02d}", b) for i, b in enumerate(blocks)]
+
     # ---------------------------------------------------------------- towns
     def towns(self) -> None:
         names = [t["name"] for t in self.spec["towns"]]
@@ -748,6 +800,7 @@ class _Builder:
         self.calibrate_ugb()
         self.calibrate_redline()
         self.extras()
+        self.city()
         self.towns()
         return self.layers()
 
@@ -855,6 +908,16 @@ class _Builder:
         out.append(DemoLayer("industrial_park", "industrial_park", self._gdf(
             {"name": [n for n, *_ in self.parks], "level": [lv for _, lv, _ in self.parks]},
             [g for *_, g in self.parks]), source=src, note="inside the 城镇开发边界"))
+        res_m2 = geodesic_area(np.array([g for _, g in self.residential], dtype=object), crs=GK)
+        out.append(DemoLayer("residential", "residential", self._gdf(
+            {"name": [n for n, _ in self.residential],
+             "population": np.round(res_m2 * 0.015).astype(np.int64)},  # 1.5 万人/km²
+            [g for _, g in self.residential]), source=src,
+            note="residential blocks in the main 城镇开发边界 (population at 1.5 万人/km²)"))
+        out.append(DemoLayer("green_space", "green_space", self._gdf(
+            {"name": [n for n, *_ in self.green], "type": [t for _, t, _ in self.green]},
+            [g for *_, g in self.green]), source=src,
+            note=f"parks named in {doc} L14, pocket parks and a buffer strip, drawn"))
         out.append(DemoLayer("env_unit", "env_unit", self._gdf(
             {"code": [c for c, *_ in self.env_units], "name": [n for _, n, _, _ in self.env_units],
              "category": [c for _, _, c, _ in self.env_units]}, [g for *_, g in self.env_units]),
