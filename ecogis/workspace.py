@@ -126,7 +126,8 @@ class Workspace:
 
     ``fixed_time`` (ISO 8601, e.g. ``"2023-01-01T00:00:00+00:00"``): when set, every
     timestamp the workspace writes (``imported_at`` and GeoPackage ``gpkg_contents.last_change``)
-    is this value, so building the same content twice gives identical bytes (the demo uses it).
+    is this value, so building the same content twice gives identical tables (the demo uses it,
+    and vacuums the result into a fresh file to get identical bytes).
     """
 
     def __init__(self, path: Path, *, fixed_time: str | None = None) -> None:
