@@ -263,11 +263,21 @@ def test_plan_adapter_reads_objects_like_the_plan_module():
     assert rows[0].status == "not met"
 
 
+
+#: the header a plan file needs (ecogis.plans validates plan files strictly)
+_PLAN_HEAD = (
+    'schema = 1\n[region]\nid = "r"\nname_zh = "安居区"\nprovince = "四川省"\n'
+    'parent = "遂宁市"\nlevel = "district"\nplan_title = "test"\nperiod = [2023, 2030]\n'
+    'source = "000_87d8828f2b365ee7.txt"\nboundary = "boundaries/anju.gpkg"\n'
+)
+
+
 def test_plan_from_a_toml_path(tmp_path):
     p = tmp_path / "r.toml"
-    p.write_text('[[indicators]]\nid = "redline_share"\nunit = "%"\n'
+    p.write_text(_PLAN_HEAD + '[[indicators]]\nid = "redline_share"\nname_zh = "x"\n'
+                 'unit = "%"\ndirection = "higher"\nline = 1\n'
                  'baseline = { value = 0.2, year = 2022 }\n'
-                 'targets = [{ year = 2030, value = 0.2, comparator = ">=" }]\n',
+                 'targets = [{ year = 2030, value = 0.2, comparator = "ge" }]\n',
                  encoding="utf-8")
     e = I.plan_entries(str(p))["redline_share"]
     assert (e.baseline, e.targets[0].year) == (0.2, 2030)
@@ -457,12 +467,12 @@ def workspace(tmp_path, anju):
     ws.write("redline", gdf([west]), "redline")
     plan = tmp_path / "anju_plan.toml"
     plan.write_text(
-        '[[indicators]]\nid = "redline_share"\nunit = "%"\n'
-        'baseline = { value = 0.2, year = 2022 }\n'
-        'targets = [{ year = 2030, value = 50.0, comparator = ">=" }]\n'
-        '[[indicators]]\nid = "forest_cover"\nunit = "%"\n'
-        'baseline = { value = 31.3, year = 2022 }\n'
-        'targets = [{ year = 2025, value = 31.0, comparator = ">=" }]\n', encoding="utf-8")
+        _PLAN_HEAD + '[[indicators]]\nid = "redline_share"\nname_zh = "x"\nunit = "%"\n'
+        'direction = "higher"\nline = 1\nbaseline = { value = 0.2, year = 2022 }\n'
+        'targets = [{ year = 2030, value = 50.0, comparator = "ge" }]\n'
+        '[[indicators]]\nid = "forest_cover"\nname_zh = "x"\nunit = "%"\n'
+        'direction = "higher"\nline = 1\nbaseline = { value = 31.3, year = 2022 }\n'
+        'targets = [{ year = 2025, value = 31.0, comparator = "ge" }]\n', encoding="utf-8")
     return ws, plan, 100 * ref_area_m2(shapely.intersection(west, terr)) / ref_area_m2(terr)
 
 
@@ -533,7 +543,8 @@ def test_cli_lists_plan_indicators_it_cannot_measure(workspace, run_cli, tmp_pat
     ws, plan, _ = workspace
     p = tmp_path / "more.toml"
     p.write_text(plan.read_text(encoding="utf-8") + '[[indicators]]\nid = "energy_intensity"\n'
-                 'unit = "吨标准煤/万元"\n', encoding="utf-8")
+                 'name_zh = "x"\nunit = "吨标准煤/万元"\ndirection = "lower"\nline = 1\n',
+                 encoding="utf-8")
     code, out, _ = run_cli("indicators", ws.path, "--plan", p, "--format", "json")
     assert code == 0
     assert json.loads(out)["plan_ids_not_measured"] == ["energy_intensity"]

@@ -2,7 +2,7 @@
 
 Run (takes about a minute on 2 cores)::
 
-    PYTHONPATH=.:tests python tests/bench_maps.py [OUTDIR]
+    python scripts/bench_maps.py [OUTDIR]
 
 Prints, per variant (farmland dissolved by town / every parcel / public + 10 m grid): build and
 save time, HTML size, vertices drawn, and the wall time headless Chromium needs to open and
@@ -18,9 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import _mapdata as md
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+import _mapdata as md  # noqa: E402
 
-from ecogis.maps import MapLayer, make_map, read_sites, save_map
+from ecogis.maps import MapLayer, make_map, read_sites, save_map  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 
