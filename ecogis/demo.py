@@ -63,7 +63,7 @@ _SPEC_KEYS: dict[str, set[str]] = {
     "": {"region", "targets", "towns", "rivers", "water_sources", "layout", "defects"},
     "region": {"id", "name", "adcode", "boundary", "document", "seat", "seat_name", "parcels",
                "parcel_crs"},
-    "targets": {"value", "unit", "cite", "text", "at_least", "zone"},
+    "targets": {"value", "unit", "cite", "text", "at_least", "zone", "towns"},
     "towns": {"name", "level", "offset_km", "river", "at", "ugb_km2"},
     "rivers": {"name", "alias", "level", "basin", "setback_m", "meander_m", "path", "joins"},
     "water_sources": {"name", "type", "river", "at", "area_km2", "level1", "level2", "cite"},
@@ -109,7 +109,8 @@ def load_demo_spec(region: str = "anju") -> dict[str, Any]:
         if "value" not in t or "unit" not in t or not t.get("cite"):
             raise DataFileError(f"[targets.{tid}] needs value, unit and cite", file=str(p),
                                 fix="give the declared figure, its unit and the line it cites")
-        to_m2(1.0, t["unit"])  # validates the unit
+        if t["unit"] != "%":  # % = share of the territory
+            to_m2(1.0, t["unit"])  # validates the unit
     for tid in _REQUIRED_TARGETS:
         if tid not in spec.get("targets", {}):
             raise DataFileError(f"missing [targets.{tid}]", file=str(p),
@@ -257,11 +258,16 @@ class _Builder:
         self.rng = np.random.default_rng(self.seed)
         self.reg = spec["region"]
         self.lay = spec.get("layout", {})
-        self.targets = {k: to_m2(float(t["value"]), t["unit"]) for k, t in spec["targets"].items()}
+        self.targets = {k: to_m2(float(t["value"]), t["unit"]) for k, t in spec["targets"].items()
+                        if t["unit"] != "%"}
 
     # ------------------------------------------------------------------ frame
     def frame(self) -> None:
         self.district = load_boundary(self.reg["boundary"])
+        territory = float(geodesic_area(self.district).sum())
+        for k, t in self.spec["targets"].items():
+            if t["unit"] == "%":
+                self.targets[k] = float(t["value"]) / 100.0 * territory
         b = self.district.to_crs(GK).geometry.iloc[0]
         self.B = b
         shapely.prepare(self.B)
@@ -567,6 +573,8 @@ class _Builder:
         n_cult = int(np.searchsorted(cum, cult_target) + 1)
         if n_cult > len(order):
             raise DemoBuildError("not enough free land for the cultivated-land target")
+        rest = order[n_cult:][::-1]  # least suitable for farming first: hills -> forest
+        self.spare_cells, self.spare_area = cells[rest], areas[n_cult:][::-1]
         sel = order[:n_cult]
         cells, cpts, score, areas = cells[sel], cpts[sel], score[sel], areas[:n_cult]
         # attributes: town, grade (耕地质量等别 1-10), 三调 land class (水田 near rivers)
@@ -703,7 +711,8 @@ class _Builder:
             (f"ZH{code}20002", "安居区产业园区重点管控单元", "重点管控", key_park),
             (f"ZH{code}30001", "安居区一般管控单元", "一般管控", general),
         ]
-        # sample project sites for siting checks
+        # sample project sites for siting checks; categories are aliases of
+        # layers/categories.toml (工业 industrial, 学校 livelihood, 养殖 livestock, 旅游 tourism)
         sites = []
         res_name, res = self.reservoirs[0] if self.reservoirs else (None, None)
         if res is not None:
@@ -712,18 +721,34 @@ class _Builder:
             p = shapely.get_coordinates(ring.point_on_surface())[0]
             sites.append(("S1", "拟建饲料加工厂", "工业", _square(p, 120.0),
                           f"{res_name}一级保护区内"))
-        sites.append(("S2", "拟建物流仓储中心", "仓储物流", _square(self.parcel_pts[0], 400.0),
+        sites.append(("S2", "拟建物流仓储中心", "工业", _square(self.parcel_pts[0], 400.0),
                       "永久基本农田上"))
-        sites.append(("S3", "拟建安居区第二中学", "公共服务",
+        sites.append(("S3", "拟建安居区第二中学", "学校",
                       _square(self.seat + np.array([800.0, 500.0]), 250.0), "城镇开发边界内"))
         if self.forest_centers:
-            sites.append(("S4", "拟建光伏电站", "能源", _square(self.forest_centers[0], 600.0),
+            sites.append(("S4", "拟建生猪养殖场", "养殖", _square(self.forest_centers[0], 400.0),
                           "生态控制区（国家级生态公益林）内"))
         a, b = self.reserve_u[1], self.reserve_u[2]
         p = self.arcs.point((a + b) / 2)
-        sites.append(("S5", "拟建游船码头", "交通", _square((p.x, p.y), 80.0),
+        sites.append(("S5", "拟建游船码头", "旅游", _square((p.x, p.y), 80.0),
                       "琼江种质资源保护区核心区内"))
         self.sites = sites
+
+    def forest(self) -> None:
+        """林地: the 公益林 of the 生态控制区 plus the least farmable spare parcels."""
+        if "forest" not in self.targets:
+            self.forest_feats = []
+            return
+        eco_forest = self.eco_parts[-1][2]
+        avoid = shapely.union_all([self.lobe, self.patch, self.ugb_env])
+        ok = ~shapely.intersects(self.spare_cells, avoid)
+        cells, areas = self.spare_cells[ok], self.spare_area[ok]
+        need = self.targets["forest"] - _ell(eco_forest)
+        n = int(np.searchsorted(np.cumsum(areas), need) + 1)
+        if need <= 0 or n > len(cells):
+            raise DemoBuildError("cannot draw the forest target from the spare parcels")
+        self.forest_feats = [("国家级生态公益林", "公益林", eco_forest)]
+        self.forest_feats += [("林地", "商品林", g) for g in cells[:n]]
 
     def city(self) -> None:
         """Residential blocks and green spaces inside the main 城镇开发边界 (for indicators)."""
@@ -802,6 +827,7 @@ class _Builder:
         self.calibrate_ugb()
         self.calibrate_redline()
         self.extras()
+        self.forest()
         self.city()
         self.towns()
         return self.layers()
@@ -876,6 +902,20 @@ class _Builder:
             farm_rows, self.parcel_cells[: self.n_farm], pcrs), source=src,
             note="Voronoi parcels inside the district chosen by a seeded suitability field",
             extra=cite("farmland")))
+        hs = self._hs_farmland(town_of[: self.n_farm])
+        if hs is not None:
+            out.append(DemoLayer("hs_farmland", "hs_farmland", self._gdf(
+                {"town": town_of[: self.n_farm][hs], "year": [2025] * len(hs)},
+                self.parcel_cells[: self.n_farm][hs], pcrs), source=src,
+                note="farmland parcels of the towns the plan names, best grades first",
+                extra=cite("hs_farmland")))
+        if self.forest_feats:
+            out.append(DemoLayer("forest", "forest", self._gdf(
+                {"name": [n for n, *_ in self.forest_feats],
+                 "type": [t for _, t, _ in self.forest_feats]},
+                [g for *_, g in self.forest_feats]), source=src,
+                note="公益林 of the 生态控制区 plus the parcels least suited to farming",
+                extra=cite("forest")))
         out.append(DemoLayer("cultivated", "cultivated", self._gdf(
             {"town": town_of, "grade": fa["grade"], "land_code": fa["land_code"],
              "land_name": fa["land_name"]}, self.parcel_cells[:n], pcrs), source=src,
@@ -929,6 +969,19 @@ class _Builder:
              "category": [s[2] for s in self.sites], "note": [s[4] for s in self.sites]},
             [s[3] for s in self.sites]), source=src, note="sample project sites to check"))
         return out
+
+    def _hs_farmland(self, towns: np.ndarray) -> np.ndarray | None:
+        """Indices of the farmland parcels drawn as 高标准农田 (named towns, best grades first)."""
+        t = self.spec["targets"].get("hs_farmland")
+        if t is None:
+            return None
+        named = t.get("towns", [])
+        grade = self.parcel_attrs["grade"][: self.n_farm]
+        rank = np.where(np.isin(towns, named), 0, 1)  # the named towns first, then any town
+        order = np.lexsort((np.arange(len(grade)), grade, rank))
+        goal = self.targets["hs_farmland"] * (1 + float(self.lay.get("cultivated_margin", 0.001)))
+        n = int(np.searchsorted(np.cumsum(self.parcel_area[: self.n_farm][order]), goal) + 1)
+        return np.sort(order[:n])
 
     def _town_of(self, pts: np.ndarray) -> np.ndarray:
         names = np.array([t["name"] for t in self.spec["towns"]], dtype=object)
@@ -990,6 +1043,7 @@ _TARGET_LAYERS = {
     "protected_area": ("protected_area", None),
     "protected_area_core": ("protected_area", "核心区"),
     "protected_area_experimental": ("protected_area", "实验区"),
+    "hs_farmland": ("hs_farmland", None), "forest": ("forest", None),
 }
 
 
@@ -1005,7 +1059,10 @@ def _measure_targets(spec: dict, layers: dict[str, DemoLayer]) -> dict[str, dict
         lyr = layers[lname]
         gdf = lyr.gdf if zone is None else lyr.gdf[lyr.gdf["zone"] == zone]
         m2 = layer_area(gdf, "ellipsoidal", coverage=kinds[lyr.kind].coverage).area_m2
-        declared = to_m2(float(t["value"]), t["unit"])
+        if t["unit"] == "%":
+            declared = float(t["value"]) / 100.0 * layer_area(layers["district"].gdf).area_m2
+        else:
+            declared = to_m2(float(t["value"]), t["unit"])
         rel = m2 / declared - 1.0
         floor = bool(t.get("at_least", False))
         # a floor (不低于) is drawn a little above it, within the plan tolerance of 0.5 %

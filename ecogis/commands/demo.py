@@ -85,7 +85,6 @@ def register(sub) -> None:
 def areas_section(ctx: Context) -> Section:
     """Dissolved ellipsoidal area of every polygon layer, km² and 亩, beside the demo targets."""
     km2 = layer_area_rows(ctx.layers, unit="km2")
-    mu = {r.layer: r.area for r in layer_area_rows(ctx.layers, unit="mu")}
     targets = ctx.ws.meta.get("targets", {})
     declared: dict[str, tuple[float, str, bool]] = {}
     for t in targets.values():
@@ -97,7 +96,8 @@ def areas_section(ctx: Context) -> Section:
         d = declared.get(r.layer)
         rows.append({
             "layer": r.layer, "kind_name": r.kind_name, "features": r.features,
-            "area_km2": r.area, "area_mu": mu[r.layer], "self_overlap_km2": r.self_overlap,
+            "area_km2": r.area, "area_mu": from_m2(r.area_m2, "mu"),
+            "self_overlap_km2": r.self_overlap,
             "declared_km2": None if d is None else from_m2(d[0], "km2"),
             "diff_pct": None if d is None else (r.area_m2 / d[0] - 1.0) * 100.0,
             "cite": "" if d is None else ("≥ " if d[2] else "") + d[1],
@@ -209,12 +209,8 @@ def hook_siting(ctx: Context) -> Section:
         hits = "; ".join(f"{h.kind_zh}{'·' + h.zone if h.zone else ''}: {h.rule_zh}"
                          for h in s.hits)
         rows.append({"id": s.id, "name": s.name, "category": s.category_zh,
-                     "verdict": s.verdict_zh if hasattr(s, "verdict_zh") else s.verdict,
+                     "verdict": rules.VERDICT_ZH.get(s.verdict, s.verdict),
                      "farmland_m2": s.farmland_m2, "hits": hits})
-    for r, s in zip(rows, result.sites, strict=True):
-        from ecogis.rules import VERDICT_ZH
-
-        r["verdict"] = VERDICT_ZH.get(s.verdict, s.verdict)
     cols = [("id", "site"), ("name", "name"), ("category", "category"), ("verdict", "verdict"),
             ("farmland_m2", "farmland (m²)"), ("hits", "rules hit")]
     return Section("siting", "Siting check of the sample sites (ecogis.siting)", rows, cols,
@@ -238,7 +234,8 @@ def hook_map(ctx: Context) -> Section:
         raise Skip("--no-map")
     maps = _module("ecogis.maps")
     items = [maps.MapLayer(lyr.name, lyr.kind.id, lyr.gdf, synthetic=lyr.synthetic,
-                           show=lyr.name not in ("cultivated", "env_unit", "towns"))
+                           show=lyr.name not in ("cultivated", "env_unit", "towns", "forest",
+                                                 "hs_farmland"))
              for lyr in ctx.layers]
     name = ctx.ws.meta.get("region_name", ctx.region)
     m = maps.make_map(items, title=f"{name} 三区三线（示意数据 demo）", synthetic=True,
