@@ -252,6 +252,14 @@ class DemoLayer:
 
 
 class _Builder:
+    """Draws the demo layers of one spec in the GK plane, step by step (see :meth:`build`).
+
+    Order matters: each step avoids what earlier steps drew (UGB, water sources, the river
+    reserve and redline strips, the 生态控制区), parcels are chosen outside all of them, the
+    planted defects are placed on parcels, and the UGB and redline totals are calibrated last.
+    Every random draw comes from one seeded generator, in a fixed order.
+    """
+
     def __init__(self, spec: dict[str, Any], seed: int) -> None:
         self.spec = spec
         self.seed = int(seed)
@@ -593,7 +601,6 @@ class _Builder:
             "land_name": np.where(paddy, "水田", "旱地"),
         }
         self.farm_tree = shapely.STRtree(cells[:n_farm])
-        self.candidates_seen = 0
 
     def _farm_overlap(self, geom) -> float:
         idx = self.farm_tree.query(geom, predicate="intersects")
