@@ -24,6 +24,7 @@ zone-35 plane EPSG:4523 as county bureaus deliver them.
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import tempfile
 from contextlib import closing
@@ -42,6 +43,7 @@ from ecogis.boundaries import load_boundary
 from ecogis.data import data_path, read_toml
 from ecogis.errors import DataFileError, EcogisError, InputError
 from ecogis.measure import geodesic_area, to_lonlat
+from ecogis.raster import rasters_dir
 from ecogis.units import to_m2
 from ecogis.workspace import Workspace, is_workspace
 
@@ -1117,6 +1119,31 @@ def build_demo_layers(region: str = "anju", seed: int = 20231) -> tuple[list[Dem
     return layers, meta
 
 
+def _add_demo_rasters(ws: Workspace, layers: list[DemoLayer], seed: int) -> None:
+    """Add the synthetic DEM and land-cover rasters (ecogis.raster) over the real boundary."""
+    from ecogis.raster import import_raster, make_demo_rasters
+
+    district = next(lyr for lyr in layers if lyr.name == "district").gdf.to_crs(LONLAT)
+    with tempfile.TemporaryDirectory(prefix="ecogis-demo-rasters-") as tmp:
+        paths = make_demo_rasters(district, tmp, seed=seed)
+        for kind in ("dem", "landcover"):
+            import_raster(ws, kind, paths[kind], name=kind, synthetic=True)
+
+
+def _move_rasters(src: Path, dst: Path) -> None:
+    """Put the built rasters folder in place of ``dst`` (the old one is removed first)."""
+    if not src.exists():
+        return
+    if dst.exists():
+        old = dst.with_name(dst.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(dst, old)
+        os.replace(src, dst)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(src, dst)
+
+
 def build_demo_workspace(path: str | os.PathLike, region: str = "anju",
                          seed: int = 20231) -> Workspace:
     """Build the synthetic demo workspace of ``region`` at ``path`` (a .gpkg) and return it.
@@ -1148,6 +1175,7 @@ def build_demo_workspace(path: str | os.PathLike, region: str = "anju",
                 ws.write(lyr.name, lyr.gdf, lyr.kind, source=lyr.source,
                          synthetic=lyr.synthetic, extra=extra)
             ws.set_meta(**meta)
+            _add_demo_rasters(ws, layers, seed)
         # GDAL's GeoPackage creation sometimes takes one more SQLite write transaction, which
         # changes the file-change counter in the header (not the content). A vacuumed copy has
         # a fresh header and a canonical page layout: the same content gives the same bytes.
@@ -1156,7 +1184,9 @@ def build_demo_workspace(path: str | os.PathLike, region: str = "anju",
         with open(final, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(final, p)
+        _move_rasters(rasters_dir(build), rasters_dir(p))
     finally:
         for t in tmps:
             t.unlink(missing_ok=True)
+        shutil.rmtree(rasters_dir(build), ignore_errors=True)
     return Workspace.open(p, fixed_time=DEMO_TIME)
