@@ -652,13 +652,14 @@ def _vertices(p: _Prepared) -> int:
     return int(shapely.get_num_coordinates(p.geoms).sum()) if p.geoms is not None else 0
 
 
-def _style(kind: Kind, n_features: int) -> dict:
+def _style(kind: Kind, n_features: int, lines_only: bool = False) -> dict:
+    """Return the Leaflet path style of a layer; line layers are never filled."""
     if kind.id == "admin":
         region = n_features <= 1
         return {"color": kind.color, "weight": 3.0 if region else 1.2, "fill": False,
                 "dashArray": "12 4 2 4" if region else "5 4", "opacity": 0.9}
-    if kind.geometry == "line":
-        return {"color": kind.color, "weight": 2.0, "opacity": 0.9}
+    if kind.geometry == "line" or lines_only:
+        return {"color": kind.color, "weight": 2.0, "opacity": 0.9, "fill": False}
     return {"color": kind.color, "weight": 1.0, "opacity": 0.9, "fillColor": kind.color,
             "fillOpacity": kind.fill_opacity, "fill": kind.fill_opacity > 0}
 
@@ -845,7 +846,9 @@ def make_map(
                    renderer=renderer)
     legend: list[str] = []
     for i, (p, label) in enumerate(zip(prepared, labels, strict=True)):
-        style = _style(p.kind, len(p.geoms))
+        types = shapely.get_type_id(p.geoms[~shapely.is_missing(p.geoms)])
+        style = _style(p.kind, len(p.geoms), lines_only=bool(len(types)) and bool(
+            np.isin(types, (1, 2, 5)).all()))
         style["className"] = f"ecogis-layer-{i}"
         keep = ~(shapely.is_empty(p.geoms) | shapely.is_missing(p.geoms))
         geoms = p.geoms[keep]

@@ -725,6 +725,7 @@ def write_cog(path: str | os.PathLike, grid: Grid) -> Path:
             with mem.open() as ds:
                 rasterio.shutil.copy(ds, tmp, driver="COG", COMPRESS="DEFLATE",
                                      OVERVIEWS="NONE", BLOCKSIZE=256)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, dst)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -818,9 +819,10 @@ def import_raster(ws, kind: str, path: str | os.PathLike, name: str | None = Non
         name=name, kind=kind, path=str(dst), crs=crs_label(rcrs), width=w, height=h,
         res=(float(transform.a), float(-transform.e)), bounds=tuple(float(v) for v in bounds),
         lonlat_bounds=llb, dtype=data.dtype.name,
-        nodata=None if nodata is None else _plain_number(nodata), source=str(src_path.resolve()),
-        sha256=_sha256(src_path), imported_at=_dt.datetime.now(_dt.timezone.utc).isoformat(
-            timespec="seconds"), synthetic=synthetic, values=values)
+        nodata=None if nodata is None else _plain_number(nodata), source=src_path.name,
+        sha256=_sha256(src_path), imported_at=getattr(ws, "fixed_time", None) or
+        _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), synthetic=synthetic,
+        values=values)
     _register(ws, info)
     return info
 

@@ -89,6 +89,14 @@ def _now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
+def _gpkg_time(iso: str) -> str:
+    """Return an ISO 8601 time in GeoPackage's ``last_change`` form (``...T..:..:...000Z``)."""
+    t = datetime.fromisoformat(iso)
+    if t.tzinfo is not None:
+        t = t.astimezone(timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
 def _fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -114,22 +122,30 @@ def is_workspace(path: str | os.PathLike) -> bool:
 
 
 class Workspace:
-    """A GeoPackage workspace. Open with :meth:`Workspace.open`."""
+    """A GeoPackage workspace. Open with :meth:`Workspace.open`.
 
-    def __init__(self, path: Path) -> None:
+    ``fixed_time`` (ISO 8601, e.g. ``"2023-01-01T00:00:00+00:00"``): when set, every
+    timestamp the workspace writes (``imported_at`` and GeoPackage ``gpkg_contents.last_change``)
+    is this value, so building the same content twice gives identical tables (the demo uses it,
+    and vacuums the result into a fresh file to get identical bytes).
+    """
+
+    def __init__(self, path: Path, *, fixed_time: str | None = None) -> None:
         self.path = Path(path)
+        self.fixed_time = fixed_time
         self._active: Path | None = None  # the copy being written inside a transaction
         self._cache: dict[tuple[str, float], gpd.GeoDataFrame] = {}
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, path: str | os.PathLike, *, create: bool = False) -> Workspace:
+    def open(cls, path: str | os.PathLike, *, create: bool = False,
+             fixed_time: str | None = None) -> Workspace:
         """Open the workspace at ``path``; with ``create=True`` make it when missing."""
         p = Path(path)
         if p.suffix.lower() != ".gpkg":
             raise InputError("a workspace is a GeoPackage file", file=str(p),
                              fix="name the workspace with a .gpkg suffix")
-        ws = cls(p)
+        ws = cls(p, fixed_time=fixed_time)
         if p.exists():
             if not is_workspace(p):
                 if not create:
@@ -170,6 +186,10 @@ class Workspace:
             self._active = tmp
             self._ensure_tables(tmp)
             yield self
+            if self.fixed_time:
+                with closing(sqlite3.connect(tmp)) as con, con:
+                    con.execute("UPDATE gpkg_contents SET last_change=?",
+                                (_gpkg_time(self.fixed_time),))
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, self.path)
@@ -369,7 +389,7 @@ class Workspace:
                 "sha256": sha256 or "", "crs": crs_label(gdf.crs), "crs_source": crs_source or "",
                 "encoding": encoding or "", "encoding_source": encoding_source or "",
                 "repairs": json.dumps(repairs or {}, ensure_ascii=False, default=str),
-                "imported_at": _now(), "synthetic": "1" if synthetic else "0",
+                "imported_at": self.fixed_time or _now(), "synthetic": "1" if synthetic else "0",
                 "extra": json.dumps(extra or {}, ensure_ascii=False, default=str),
             }
             with closing(self._sql()) as con, con:

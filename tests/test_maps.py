@@ -579,3 +579,13 @@ def test_line_layer_gets_geodesic_length():
     want = GEOD.line_length([105.0, 105.1, 105.2], [30.0, 30.05, 30.0]) / 1000
     assert props["length_km"] == pytest.approx(want, abs=1e-3)
     assert spec["fields"][-1] == ["length_km", "长度 (km)"]
+
+
+def test_river_lines_are_not_filled():
+    """A line_or_polygon kind given lines must not be closed and filled by Leaflet."""
+    from ecogis.kinds import load_kinds
+    from ecogis.maps import _style
+
+    river = load_kinds()["river"]
+    assert _style(river, 3, lines_only=True)["fill"] is False
+    assert _style(river, 3, lines_only=False)["fill"] is True

@@ -1,0 +1,190 @@
+"""``ecogis check WORKSPACE SITES``: may this project be built here? Verdicts with citations."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from ecogis.errors import InputError
+from ecogis.report import emit, format_table, to_json
+from ecogis.rules import VERDICT_ZH, VERDICTS, load_rulebook
+from ecogis.siting import (
+    FARMLAND_KIND,
+    METHODS,
+    SitingEngine,
+    read_sites,
+    sites_from_lonlat,
+    sites_from_wkt,
+)
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "check", help="project siting check: verdicts with citations (合规性审查)",
+        description="Check project sites against the control lines of a workspace with the "
+        "rulebook (layers/rules/*.toml): the national baseline plus the seed rules of --region. "
+        "SITES is a file (GeoPackage, Shapefile, GeoJSON, FlatGeobuf, CSV with wkt or lon/lat, "
+        "or a 国土 TXT 界址点 file; many sites = batch), or use --wkt / --lonlat. Each site's "
+        "verdict is its most severe hit: forbidden > conditional > warn > allowed.")
+    p.add_argument("workspace", nargs="?", help="ecogis workspace (.gpkg)")
+    p.add_argument("sites", nargs="?", help="site file (batch), or use --wkt / --lonlat")
+    p.add_argument("--wkt", action="append", metavar="WKT",
+                   help="a site as WKT in lon/lat (repeatable)")
+    p.add_argument("--lonlat", action="append", metavar="LON,LAT",
+                   help="a point site in degrees, longitude first (repeatable)")
+    p.add_argument("--crs", help="CRS of SITES/--wkt when the coordinates carry none")
+    p.add_argument("--encoding", help="text encoding of SITES (default: detected)")
+    p.add_argument("--id", dest="site_id", help="id of a --wkt/--lonlat site")
+    p.add_argument("--category", help="project category for sites without one "
+                   "(id or Chinese alias; `ecogis check --list-categories`)")
+    p.add_argument("--width", type=float, metavar="M",
+                   help="corridor width of line sites, metres")
+    p.add_argument("--radius", type=float, metavar="M", help="radius of point sites, metres")
+    p.add_argument("--region", help="regional rulebook on top of the national baseline "
+                   "(default: the workspace's region)")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a rule parameter, e.g. anju_setback_outer_m=12 (repeatable)")
+    p.add_argument("--method", choices=METHODS, default="ellipsoidal",
+                   help="area method (default ellipsoidal)")
+    p.add_argument("--format", choices=["table", "json", "md", "html"], default="table",
+                   help="output format (md/html: the 合规性审查 report)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write the output to FILE")
+    p.add_argument("--map", metavar="OUT.html", help="also write a self-contained HTML map")
+    p.add_argument("--fail-on", choices=["forbidden", "conditional", "warn"],
+                   help="exit 1 when any site reaches this severity")
+    p.add_argument("--list-categories", action="store_true",
+                   help="list the project categories and exit")
+    p.set_defaults(func=run)
+
+
+def _params(items: list[str]) -> dict[str, float]:
+    out = {}
+    for it in items:
+        name, sep, value = it.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise InputError(f"--param {it!r} is not NAME=NUMBER",
+                             fix="write e.g. --param anju_setback_outer_m=12") from None
+    return out
+
+
+def _load_sites(args):
+    given = [x for x in (args.sites, args.wkt, args.lonlat) if x]
+    if len(given) != 1:
+        raise InputError("give the sites as exactly one of: a SITES file, --wkt, --lonlat",
+                         fix="e.g. ecogis check ws.gpkg --lonlat 105.45,30.35 --category urban")
+    if args.sites:
+        return read_sites(args.sites, crs=args.crs, encoding=args.encoding), args.sites
+    gdf = sites_from_wkt(args.wkt, crs=args.crs) if args.wkt else sites_from_lonlat(args.lonlat)
+    if args.site_id:
+        gdf["id"] = [args.site_id] if len(gdf) == 1 else [f"{args.site_id}-{i}"
+                                                         for i in range(1, len(gdf) + 1)]
+    return gdf, None
+
+
+def run(args) -> int:
+    from ecogis.rules import load_categories
+
+    if args.list_categories:
+        cats = load_categories()
+        emit(format_table([{"id": c.id, "name": c.name_zh, "parents": ", ".join(c.parents),
+                            "aliases": ", ".join(c.aliases[:6])} for c in cats],
+                          [("id", "id"), ("name", "名称"), ("parents", "parents"),
+                           ("aliases", "aliases")]))
+        return 0
+    if not args.workspace:
+        raise InputError("no workspace given", fix="ecogis check WORKSPACE.gpkg SITES ...")
+    if not Path(args.workspace).exists():
+        raise InputError("workspace not found", file=args.workspace,
+                         fix="check the path, or create it with `ecogis import`")
+    params = _params(args.param)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sites_gdf, sites_file = _load_sites(args)
+        region = args.region
+        from ecogis.workspace import Workspace
+
+        ws = Workspace.open(args.workspace)
+        region_note = None
+        if region is None and ws.meta.get("region"):
+            try:
+                rulebook = load_rulebook(str(ws.meta["region"]), params=params)
+            except InputError:
+                rulebook = load_rulebook(None, params=params)
+                region_note = (f"the workspace's region {ws.meta['region']!r} has no regional "
+                               "rulebook: national baseline only")
+        else:
+            rulebook = load_rulebook(region, params=params)
+        needed = set(rulebook.kinds_used) | {FARMLAND_KIND}
+        layers = {info.name: (info.kind, ws.read(info.name)) for info in ws.layers()
+                  if info.kind in needed}
+        if not layers:
+            raise InputError("the workspace has no layer the rulebook applies to "
+                             f"(kinds {', '.join(sorted(needed))})", file=args.workspace,
+                             fix="import control lines with `ecogis import WS KIND FILE`")
+        engine = SitingEngine(layers, rulebook)
+        result = engine.check(sites_gdf, category=args.category, width_m=args.width,
+                              radius_m=args.radius, method=args.method, file=sites_file)
+    notes = [str(w.message) for w in caught]
+    if region_note:
+        notes.insert(0, region_note)
+    result.notes = notes
+    result.workspace = str(args.workspace)
+    result.synthetic = bool(ws.meta.get("synthetic")) or any(
+        i.synthetic for i in ws.layers() if i.name in layers)
+    result.sites_file = str(sites_file) if sites_file else None
+    text = _render(result, args.format)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    else:
+        emit(text)
+    if args.map:
+        from ecogis.siting_report import write_map
+
+        write_map(result, args.map)
+    if args.fail_on and result.reaches(args.fail_on):
+        return 1
+    return 0
+
+
+def _render(result, fmt: str) -> str:
+    if fmt == "json":
+        return to_json(result.as_dict())
+    if fmt in ("md", "html"):
+        from ecogis.siting_report import render_html, render_markdown
+
+        return render_markdown(result) if fmt == "md" else render_html(result)
+    rows = [{"id": s.id, "category": s.category_zh, "verdict": f"{s.verdict} "
+             f"{VERDICT_ZH[s.verdict]}", "hits": len(s.hits), "area": s.area_m2,
+             "farmland": s.farmland_m2, "comp": s.compensation_m2} for s in result.sites]
+    counts = result.counts()
+    title = (f"合规性审查 — {len(result.sites)} site(s): "
+             + ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v])
+             + f"; rulebook {' + '.join(result.rulebook['files'])}; areas m² "
+             f"({result.method}), distances m ({result.as_dict()['crs']})")
+    out = [format_table(rows, [("id", "site"), ("category", "category"),
+                               ("verdict", "verdict"), ("hits", "hits"),
+                               ("area", "area m²"), ("farmland", "永久基本农田 m²"),
+                               ("comp", "补划 m²")], digits=1, title=title)]
+    hit_rows = [{"site": s.id, "layer": h.layer, "zone": h.zone, "rule": h.rule,
+                 "verdict": h.verdict, "overlap": h.overlap_m2, "distance": h.distance_m,
+                 "cite": h.citation.get("text", "")}
+                for s in result.sites for h in s.hits]
+    if hit_rows:
+        out.append("")
+        out.append(format_table(hit_rows, [("site", "site"), ("layer", "layer"),
+                                           ("zone", "zone"), ("rule", "rule"),
+                                           ("verdict", "verdict"), ("overlap", "overlap m²"),
+                                           ("distance", "distance m"), ("cite", "citation")],
+                                digits=1))
+    if result.not_evaluated:
+        kinds = sorted({n["kind"] for n in result.not_evaluated})
+        out.append("")
+        out.append(f"not evaluated (no layer of kind {', '.join(kinds)} in the workspace): "
+                   f"{len(result.not_evaluated)} rule(s)")
+    for n in result.notes:
+        out.append(f"note: {n}")
+    return "\n".join(out)
