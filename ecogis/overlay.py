@@ -159,9 +159,9 @@ def _polygonal_pieces(pieces: np.ndarray) -> np.ndarray:
     if coll.any():
         parts, idx = explode(pieces[coll])
         merged = np.full(int(coll.sum()), shapely.Polygon(), dtype=object)
-        if len(parts):
-            grouped = shapely.multipolygons(parts, indices=idx)
-            merged[np.unique(idx)] = grouped
+        if len(parts):  # collections without polygons stay empty
+            has, dense = np.unique(idx, return_inverse=True)
+            merged[has] = shapely.multipolygons(parts, indices=dense)
         out[coll] = merged
     nonpoly = ~np.isin(tid, (3, 6, 7))
     out[nonpoly] = shapely.Polygon()

@@ -559,3 +559,29 @@ def test_ring_wise_geodesic_area_equals_measure_area(loaded, anju):
         got = geodesic_area_rings(geoms, GK, workers=workers)
         assert got == pytest.approx(expected, rel=1e-12, abs=1e-9)
     assert an.measure(geoms) == pytest.approx(expected, rel=1e-12, abs=1e-9)
+
+
+def test_intersections_that_are_collections_keep_their_polygons():
+    # a box touching a triangle along a line, and two boxes meeting in an L: collections
+    a = [shapely.box(0, 0, 10, 10), shapely.box(0, 0, 10, 10),
+         shapely.union_all([shapely.box(20, 0, 30, 10), shapely.box(30, 0, 40, 1)])]
+    b = [shapely.box(10, 0, 20, 10),
+         shapely.Polygon([(5, 5), (15, 5), (15, 15), (10, 15), (10, 20), (5, 20)]),
+         shapely.Polygon([(25, 5), (35, 0.5), (35, 10), (25, 10)])]
+    pieces = [shapely.intersection(x, y) for x, y in zip(a, b, strict=True)]
+    assert {p.geom_type for p in pieces} >= {"LineString", "Polygon"}
+    got = {}
+    for i in range(3):
+        ia, ib, out = intersect_parts([a[i]], [b[i]], workers=1)
+        got[i] = shapely.area(out).sum()
+    assert got[0] == 0
+    assert got[1] == approx(25.0)
+    assert got[2] == approx(shapely.intersection(a[2], b[2]).area)
+    from ecogis.overlay import _polygonal_pieces
+
+    mixed = np.array([shapely.GeometryCollection([shapely.LineString([(0, 0), (1, 1)])]),
+                      shapely.GeometryCollection([shapely.box(0, 0, 1, 1),
+                                                  shapely.LineString([(2, 2), (3, 3)]),
+                                                  shapely.box(5, 5, 6, 6)])], dtype=object)
+    out = _polygonal_pieces(mixed)
+    assert out[0].is_empty and out[1].geom_type == "MultiPolygon" and out[1].area == 2.0
