@@ -65,6 +65,9 @@ DEFAULT_MAX_VERTICES = 1024
 DEFAULT_TILE_VERTICES = 4000
 #: pieces below this area (m²) are numerical noise of touching boundaries, not overlaps
 NOISE_M2 = 1e-6
+#: conflict polygons and self-overlaps below this area (m²) are not listed: 0.01 m² is the
+#: precision 三调 keeps parcel areas to, far above the slivers of boundaries that only touch
+MIN_LISTED_M2 = 0.01
 #: below this many intersections one thread is faster than starting a pool
 _MIN_PARALLEL = 512
 
@@ -934,7 +937,7 @@ class OverlapAnalysis:
             geoms[j] = shapely.union_all(pieces[order[start[j]:start[j] + counts[j]]])
         fa, fb = fa[order[start]], fb[order[start]]
         m2 = self.measure(geoms)
-        big = m2 > NOISE_M2
+        big = m2 >= MIN_LISTED_M2
         geoms, fa, fb, m2 = geoms[big], fa[big], fb[big], m2[big]
         lonlat = np.asarray(gpd.GeoSeries(geoms, crs=self.target).to_crs(CGCS2000).values,
                             dtype=object)

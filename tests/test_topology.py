@@ -70,7 +70,7 @@ def test_redline_overlapping_itself_is_reported(gk, method):
     # every overlapping pair of features is found, each once, with its area
     geoms = red.geometry.values
     want = {(i, j) for i in range(len(red)) for j in range(i + 1, len(red))
-            if geoms[i].intersection(geoms[j]).area > 1e-6}
+            if geoms[i].intersection(geoms[j]).area >= 0.01}
     assert {(i.fid_a, i.fid_b) for i in over} == want
     for i in over:
         ref = ref_measure(geoms[i.fid_a].intersection(geoms[i.fid_b]), method)
@@ -131,7 +131,7 @@ def test_overlapping_parcels_in_a_coverage(full_coverage):
     for j, c in enumerate(cells):
         if j != k:
             a = cells[k].intersection(c).area
-            if a > 1e-6:
+            if a >= 0.01:
                 want[(min(j, k), max(j, k))] = a
     assert len(want) >= 4
     assert set(over) == set(want)
@@ -229,3 +229,16 @@ def test_invalid_geometry_is_named(gk):
     red.loc[red.index[-2], "geometry"] = shapely.box(X0 + 10, Y0 - 10, X0 + 60, Y0 + 20)
     with pytest.raises(GeometryError, match="Self-intersection"):
         topology_check(("redline", red, "redline"))
+
+
+def test_sliver_overlaps_below_the_threshold_are_not_reported():
+    # two parcels sharing an edge digitised twice: 1 mm apart over 10 m (0.005 m²)
+    a = shapely.box(X0, Y0, X0 + 10, Y0 + 10)
+    b = shapely.Polygon([(X0 + 9.999, Y0), (X0 + 20, Y0), (X0 + 20, Y0 + 10),
+                         (X0 + 10, Y0 + 10)])
+    assert 0.004 < a.intersection(b).area < 0.006
+    lyr = ("parcels", gpd.GeoDataFrame(geometry=[a, b], crs=GK), "farmland")
+    assert not [i for i in topology_check(lyr) if i.type == "self_overlap"]
+    over = [i for i in topology_check(lyr, min_overlap_m2=0.001, method="projected")
+            if i.type == "self_overlap"]
+    assert len(over) == 1 and over[0].area_m2 == pytest.approx(a.intersection(b).area, rel=1e-9)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ecogis.errors import InputError
 from ecogis.measure import METHODS
-from ecogis.overlay import is_polygonal, write_gpkg
+from ecogis.overlay import MIN_LISTED_M2, is_polygonal, write_gpkg
 from ecogis.report import add_format_argument, emit, format_csv, format_table, to_json
 from ecogis.topology import (
     DEFAULT_GAP_M2,
@@ -48,6 +48,9 @@ def register(sub) -> None:
     p.add_argument("--gap-width-m", type=float, default=DEFAULT_GAP_WIDTH_M, metavar="W",
                    help="cracks between parcels narrower than W m are gaps (default "
                    f"{DEFAULT_GAP_WIDTH_M:g}; 0 = off)")
+    p.add_argument("--overlap-m2", type=float, default=MIN_LISTED_M2, metavar="A",
+                   help="self-overlaps below A m² are not reported (default "
+                   f"{MIN_LISTED_M2:g}, the precision 三调 keeps areas to)")
     p.add_argument("--territory", metavar="LAYER",
                    help="layer the coverage layers should fill (e.g. the county boundary)")
     p.add_argument("--unit", default="m2", help=f"{', '.join(AREA_UNITS)} (or 亩, 公顷)")
@@ -60,7 +63,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     unit = area_unit(args.unit).id
-    for opt in ("sliver_m2", "sliver_width_m", "gap_m2", "gap_width_m"):
+    for opt in ("sliver_m2", "sliver_width_m", "gap_m2", "gap_width_m", "overlap_m2"):
         if getattr(args, opt) < 0:
             raise InputError(f"--{opt.replace('_', '-')} must not be negative",
                              fix="give a value of 0 or more")
@@ -85,7 +88,7 @@ def run(args) -> int:
                 lyr, sliver_m2=args.sliver_m2, sliver_width_m=args.sliver_width_m,
                 gap_m2=args.gap_m2, gap_width_m=args.gap_width_m,
                 territory=territory if lyr.kind.coverage else None, method=args.method,
-                unit=unit, workers=args.workers)
+                unit=unit, workers=args.workers, min_overlap_m2=args.overlap_m2)
         if args.out:
             write_gpkg(args.out, {"topology_issues": issues_frame(issues)})
     notes = [str(w.message) for w in caught]
@@ -97,7 +100,7 @@ def run(args) -> int:
     rows = [i.as_dict() for i in issues]
     if args.format == "json":
         emit(to_json({"workspace": str(args.workspace), "unit": unit, "method": args.method,
-                      "thresholds": {"sliver_m2": args.sliver_m2,
+                      "thresholds": {"overlap_m2": args.overlap_m2, "sliver_m2": args.sliver_m2,
                                      "sliver_width_m": args.sliver_width_m,
                                      "gap_m2": args.gap_m2, "gap_width_m": args.gap_width_m},
                       "layers": checked, "issues": rows, "out": args.out,
