@@ -744,7 +744,7 @@ class OverlapAnalysis:
     @contextmanager
     def _background(self):
         """Measure ellipsoidal areas in a background thread while GEOS keeps working."""
-        if self.method != "ellipsoidal" or self._bg is not None:
+        if self.method != "ellipsoidal" or self._bg is not None or self.workers == 1:
             yield
             return
         with ThreadPoolExecutor(max_workers=1) as ex:

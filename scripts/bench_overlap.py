@@ -330,6 +330,10 @@ def _cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def _threads(r: dict) -> str:
+    return f"{r['workers']} thread{'s' if r['workers'] > 1 else ''}"
+
+
 def _engine_row(label: str, what: str, r: dict) -> str:
     return (f"| {label} | {what} | {r['seconds']:.2f} | {r['cpu_seconds']:.2f} | "
             f"{r['peak_rss_mb']:.0f} | {r['rss_loaded_mb']:.0f} |")
@@ -350,9 +354,9 @@ def report(meta: dict, results: dict) -> str:
         "computing (MB) | RSS after loading (MB) |",
         "|---|---|---:|---:|---:|---:|",
         _engine_row("geopandas.overlay", "raw sum per pair (planar), 1 thread", gp),
-        _engine_row("ecogis, projected", f"dissolved, planar, {eco_p['workers']} threads", eco_p),
+        _engine_row("ecogis, projected", f"dissolved, planar, {_threads(eco_p)}", eco_p),
         _engine_row("ecogis, ellipsoidal",
-                    f"dissolved, geodesic CGCS2000, {eco_e['workers']} threads", eco_e),
+                    f"dissolved, geodesic CGCS2000, {_threads(eco_e)}", eco_e),
         "",
         f"**Speed-up over geopandas.overlay (wall time): {gp['seconds'] / eco_p['seconds']:.1f}× "
         f"projected (like for like), {gp['seconds'] / eco_e['seconds']:.1f}× ellipsoidal. "
