@@ -6,8 +6,9 @@
 * **gap** — in a coverage layer, a hole of the union of its parcels that is no hole of the
   territory: an interior ring of the dissolved coverage of at most ``gap_m2``, and a crack
   narrower than ``gap_width_m`` opening to the outside (found from the edges
-  :func:`shapely.coverage_invalid_edges` flags with that gap width). With a ``territory``,
-  only the part of a gap inside it counts, and then every hole counts whatever its size.
+  :func:`shapely.coverage_invalid_edges` flags with that gap width). With a ``territory``
+  (e.g. the county), only the part of a gap inside it counts: a hole of the territory (an
+  enclave) is no gap of the layer.
 * **sliver** — a polygon part smaller than ``sliver_m2``, or thinner than ``sliver_width_m``
   (mean width 2·area/perimeter in the Gauss-Krüger plane).
 
@@ -147,9 +148,10 @@ def topology_check(layer, *, sliver_m2: float = DEFAULT_SLIVER_M2,
         A part is a sliver below this area (m²) or this mean width (m).
     gap_m2, gap_width_m
         In a coverage layer, holes of the union up to this area (m²) and cracks narrower than
-        this (m) are gaps. With ``territory`` every hole inside it is a gap.
+        this (m) are gaps.
     territory
-        GeoDataFrame/GeoSeries of the territory the coverage should fill (e.g. the county).
+        GeoDataFrame/GeoSeries of the territory (e.g. the county): the parts of gaps outside it
+        (its own holes, enclaves) are not gaps.
     method, unit
         How areas are measured and reported.
     coverage
@@ -235,13 +237,10 @@ def _check(lyr, sliver_m2, sliver_width_m, gap_m2, gap_width_m, territory, metho
             shapely.prepare(terr)
         gaps = []
         if len(holes):
-            if terr is None:
-                hm2 = area(holes, method, target)
-                gaps = list(holes[hm2 <= gap_m2])
-            else:
-                inside = shapely.intersection(holes, terr)
-                inside, _ = explode(inside)
-                gaps = list(inside)
+            holes = holes[area(holes, method, target) <= gap_m2]
+            if terr is not None and len(holes):
+                holes, _ = explode(shapely.intersection(holes, terr))
+            gaps = list(holes)
         if gap_width_m > 0:
             gaps += _narrow_gaps(parts, uparts, gap_width_m, terr)
         gaps = np.array(gaps, dtype=object)

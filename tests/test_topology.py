@@ -100,11 +100,15 @@ def test_hole_in_a_coverage_is_a_gap(full_coverage, method):
     # the parcels on its rim are named
     rim = {i for i, c in enumerate(cells) if c.touches(hole)}
     assert {gaps[0].fid_a, gaps[0].fid_b} <= rim
-    # with a territory every hole inside it is a gap, whatever its size
-    terr = gpd.GeoDataFrame(geometry=[shapely.box(X0, Y0, X0 + 3000, Y0 + 2000)], crs=GK)
-    big = [i for i in topology_check(farm, gap_m2=1.0, territory=terr, method=method)
-           if i.type == "gap"]
-    assert len(big) == 1 and big[0].area_m2 == pytest.approx(gaps[0].area_m2, rel=1e-12)
+    # a hole that is also a hole of the territory (an enclave) is no gap of the layer
+    window = shapely.box(X0 - 10, Y0 - 10, X0 + 3010, Y0 + 2010)
+    for terr_geom, n in ((window, 1), (window.difference(hole), 0)):
+        terr = gpd.GeoDataFrame(geometry=[terr_geom], crs=GK)
+        found = [i for i in topology_check(farm, gap_m2=hole.area * 2, territory=terr,
+                                           method=method) if i.type == "gap"]
+        assert len(found) == n
+        if n:
+            assert found[0].area_m2 == pytest.approx(gaps[0].area_m2, rel=1e-12)
 
 
 def test_island_inside_a_hole_is_not_counted_as_gap(full_coverage):
@@ -210,6 +214,7 @@ def test_cli_topology_reports_redline_and_exits_1(run_cli, ws_path, tmp_path):
     assert len(written) == len(doc["issues"])
     layers = {d["layer"]: d for d in doc["layers"]}
     assert layers["farmland"]["coverage"] is True and layers["redline"]["self_overlap"] > 0
+    assert doc["territory"] == "towns"  # the only admin layer
 
 
 def test_cli_topology_clean_layer_exits_0(run_cli, ws_path):

@@ -44,7 +44,7 @@ def register(sub) -> None:
                    f"(default {DEFAULT_SLIVER_WIDTH_M:g})")
     p.add_argument("--gap-m2", type=float, default=DEFAULT_GAP_M2, metavar="G",
                    help="holes of a coverage up to G m² are gaps (default "
-                   f"{DEFAULT_GAP_M2:g}; with --territory every hole inside it)")
+                   f"{DEFAULT_GAP_M2:g})")
     p.add_argument("--gap-width-m", type=float, default=DEFAULT_GAP_WIDTH_M, metavar="W",
                    help="cracks between parcels narrower than W m are gaps (default "
                    f"{DEFAULT_GAP_WIDTH_M:g}; 0 = off)")
@@ -52,7 +52,9 @@ def register(sub) -> None:
                    help="self-overlaps below A m² are not reported (default "
                    f"{MIN_LISTED_M2:g}, the precision 三调 keeps areas to)")
     p.add_argument("--territory", metavar="LAYER",
-                   help="layer the coverage layers should fill (e.g. the county boundary)")
+                   help="the territory (e.g. the county boundary): holes of a coverage that "
+                   "lie outside it are not gaps. Default: the admin layer with the fewest "
+                   "features, when there is one; 'none' for no territory")
     p.add_argument("--unit", default="m2", help=f"{', '.join(AREA_UNITS)} (or 亩, 公顷)")
     p.add_argument("--method", choices=METHODS, default="ellipsoidal")
     p.add_argument("--out", metavar="FILE.gpkg", help="write the issues to a new GeoPackage")
@@ -72,22 +74,28 @@ def run(args) -> int:
                          fix="write the issues to a new .gpkg file")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        _, layers = load_target(args.workspace, names=args.layers)
-        territory = None
-        if args.territory:
+        ws, layers = load_target(args.workspace, names=args.layers)
+        territory, territory_name = None, None
+        if args.territory and args.territory.lower() != "none":
             _, t = load_target(args.workspace, names=[args.territory])
-            territory = t[0].gdf
+            territory, territory_name = t[0].gdf, t[0].name
+        elif args.territory is None and ws is not None:
+            admins = sorted((ws.info(n).features, n) for n in ws.names_of_kind("admin"))
+            if admins:
+                territory_name = admins[0][1]
+                territory = ws.read(territory_name)
         issues = []
         checked = []
         for lyr in layers:
-            if not is_polygonal(lyr.gdf) or lyr.name == args.territory:
+            if not is_polygonal(lyr.gdf):
                 continue
             checked.append({"layer": lyr.name, "kind": lyr.kind.id,
                             "coverage": lyr.kind.coverage, "features": len(lyr.gdf)})
             issues += topology_check(
                 lyr, sliver_m2=args.sliver_m2, sliver_width_m=args.sliver_width_m,
                 gap_m2=args.gap_m2, gap_width_m=args.gap_width_m,
-                territory=territory if lyr.kind.coverage else None, method=args.method,
+                territory=territory if lyr.name != territory_name else None,
+                method=args.method,
                 unit=unit, workers=args.workers, min_overlap_m2=args.overlap_m2)
         if args.out:
             write_gpkg(args.out, {"topology_issues": issues_frame(issues)})
@@ -103,6 +111,7 @@ def run(args) -> int:
                       "thresholds": {"overlap_m2": args.overlap_m2, "sliver_m2": args.sliver_m2,
                                      "sliver_width_m": args.sliver_width_m,
                                      "gap_m2": args.gap_m2, "gap_width_m": args.gap_width_m},
+                      "territory": territory_name,
                       "layers": checked, "issues": rows, "out": args.out,
                       "warnings": notes}))
         return code
@@ -113,7 +122,8 @@ def run(args) -> int:
     emit(format_table(checked, [("layer", "layer"), ("kind", "kind"), ("features", "features"),
                                 ("self_overlap", "self-overlaps"), ("gap", "gaps"),
                                 ("sliver", "slivers")],
-                      title=f"Topology — areas {args.method}, unit {unit}"))
+                      title=f"Topology — areas {args.method}, unit {unit}"
+                      + (f", territory {territory_name}" if territory_name else "")))
     if rows:
         emit("")
         df = pd.DataFrame(rows).sort_values(["layer", "type", "area_m2"],
