@@ -178,17 +178,23 @@ def hook_reconcile(ctx: Context) -> Section:
 
 
 def hook_overlaps(ctx: Context) -> Section:
-    """Pairwise overlaps and conflicts of the control lines (ecogis.overlay)."""
-    mod = _module("ecogis.overlay")
-    fn = next((getattr(mod, n) for n in ("overlap_matrix", "conflicts", "overlaps")
-               if callable(getattr(mod, n, None))), None)
-    if fn is None:
-        raise Skip("ecogis.overlay has none of overlap_matrix/conflicts/overlaps: wire it in "
-                   "ecogis/commands/demo.py hook_overlaps")
-    result = fn(ctx.layers)
-    rows, cols = _generic_rows(result)
-    return Section("overlaps", "Overlaps of the control lines (ecogis.overlay)", rows, cols,
-                   data=plain(result.as_dict() if hasattr(result, "as_dict") else result))
+    """三线冲突: the conflict rules of layers/conflicts.toml on the control lines (ecogis.overlay)."""
+    overlay = _module("ecogis.overlay")
+    conflicts = _module("ecogis.conflicts")
+    layers = [lyr for lyr in ctx.layers if lyr.kind.id not in ("admin", "site")]
+    an = overlay.OverlapAnalysis(layers, "ellipsoidal")
+    summary, polys = an.conflicts(conflicts.load_conflict_rules(), "km2")
+    rows = [{"rule": r.name_zh, "severity": r.severity_zh, "pair": f"{r.a_layer} × {r.b_layer}",
+             "conflicts": r.conflicts, "area": r.area, "area_raw_sum": r.area_raw_sum}
+            for r in summary if r.applicable]
+    cols = [("rule", "conflict rule"), ("severity", "severity"), ("pair", "layers"),
+            ("conflicts", "polygons"), ("area", "area (km², dissolved)"),
+            ("area_raw_sum", "raw sum (km²)")]
+    data = {"method": an.method_label, "unit": "km2", "rules": [plain(r) for r in summary],
+            "conflicts": plain(polys.drop(columns="geometry").to_dict("records"))
+            if len(polys) else []}
+    return Section("overlaps", "三线冲突 — conflicts between control lines (ecogis.overlay, "
+                   "ellipsoidal, dissolved)", rows, cols, data=data)
 
 
 def hook_siting(ctx: Context) -> Section:
