@@ -14,12 +14,13 @@ a polygon stays itself. Without a radius or width a point or line has no area: i
 for position and distance, and its overlap areas are 0.
 
 Areas are square metres. ``method="ellipsoidal"`` (default) gives the area on the CGCS2000
-ellipsoid as the Gauss-Krüger planar area divided by the projection's exact areal scale at each
-piece's centroid (:meth:`pyproj.Proj.get_factors`). Against :class:`pyproj.Geod` on the
-same piece the relative difference is 1e-8 for a 2 km piece 34 km from the central meridian
-(tested), 8e-7 for a 20 km piece 150 km out and 5e-6 for a 50 km one (it grows with the
-square of the piece size). ``method="projected"`` gives the planar area in the GK plane.
-Distances are metres in the GK plane.
+ellipsoid of every site, layer part (once per layer) and intersection piece, by
+:func:`ellipsoidal_area`: pieces up to 5 km across as the planar area divided by the exact
+areal scale at their centroid (< 1e-7 from the geodesic area), larger ones geodesically (the
+numbers of :func:`ecogis.measure.geodesic_area`). Sites and their pieces are measured the
+same way, so "entirely inside" comparisons are consistent. ``method="projected"`` gives the planar area in the
+GK plane. Where a layer overlaps itself, the dissolved share of the overlapping pieces is taken
+from their planar union (a ratio, so the scale of the plane cancels). Distances are metres in the GK plane.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from pyproj import CRS, Proj
 from ecogis.crs import CGCS2000, CHINA_LONLAT, crs_label, gk_zone_of, metric_crs, transformer
 from ecogis.errors import EcogisWarning, GeometryError, InputError
 from ecogis.kinds import Kind
+from ecogis.overlay import geodesic_area_rings
 from ecogis.rules import (
     SEVERITY,
     VERDICT_ZH,
@@ -92,12 +94,40 @@ def _parallel(func, n_threads: int, *arrays: np.ndarray, min_chunk: int = 4000) 
     return np.concatenate(parts)
 
 
+#: pieces up to this size (m, larger bbox side) are measured by areal scale, larger ones
+#: geodesically; the two differ by less than 1e-7 relative at this size
+SCALE_METHOD_MAX_M = 5_000.0
+
+
 def _areal_scale(crs: CRS, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Return the areal scale factor of the GK projection ``crs`` at plane points (x, y)."""
     if len(x) == 0:
         return np.ones(0)
     lon, lat = transformer(crs, CGCS2000).transform(x, y)
     return np.asarray(Proj(crs).get_factors(lon, lat).areal_scale, dtype=float)
+
+
+def ellipsoidal_area(geoms, crs: CRS, threads: int = 1) -> np.ndarray:
+    """Return the ellipsoidal area (m², CGCS2000) of GK-plane geometries, fast and exact enough.
+
+    Pieces up to :data:`SCALE_METHOD_MAX_M` across: planar area divided by the projection's
+    exact areal scale at the centroid (relative difference from the geodesic area < 1e-7);
+    larger pieces: the geodesic area itself (:func:`ecogis.overlay.geodesic_area_rings`).
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    out = shapely.area(geoms).astype(float)
+    pos = np.flatnonzero(out > 0)
+    if not len(pos):
+        return out
+    b = shapely.bounds(geoms[pos])
+    size = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+    small, large = pos[size <= SCALE_METHOD_MAX_M], pos[size > SCALE_METHOD_MAX_M]
+    if len(small):
+        c = shapely.centroid(geoms[small])
+        out[small] = out[small] / _areal_scale(crs, shapely.get_x(c), shapely.get_y(c))
+    if len(large):
+        out[large] = geodesic_area_rings(geoms[large], crs, workers=threads)
+    return out
 
 
 def _group_starts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -203,6 +233,13 @@ class LayerIndex:
     overlaps: np.ndarray | None
     areal: bool
     _centroids: np.ndarray | None = None
+    _geo_area: np.ndarray | None = None
+
+    def part_area_geodesic(self, crs: CRS, threads: int = 1) -> np.ndarray:
+        """Ellipsoidal area (m², CGCS2000, :func:`ellipsoidal_area`) of every part, once."""
+        if self._geo_area is None:
+            self._geo_area = ellipsoidal_area(self.parts, crs, threads)
+        return self._geo_area
 
     @property
     def n_features(self) -> int:
@@ -696,15 +733,14 @@ class SitingEngine:
         cat_index = {c: i for i, c in enumerate(uniq_cats)}
         cat_pos = np.array([cat_index[c] for c in ss.categories], dtype=np.int64)
         # site centroids and scale
-        cen = shapely.centroid(ss.geoms)
-        cx, cy = shapely.get_x(cen), shapely.get_y(cen)
-        site_scale = (_areal_scale(self.crs, cx, cy) if method == "ellipsoidal" else np.ones(n))
-        site_area = shapely.area(ss.geoms) / site_scale
+        site_area = (ellipsoidal_area(ss.geoms, self.crs, self.threads)
+                     if method == "ellipsoidal" else shapely.area(ss.geoms))
         per_site_hits: list[list[Hit]] = [[] for _ in range(n)]
         farmland = np.zeros(n)
         comp: list[dict[tuple[str, str], float]] = [{} for _ in range(n)]
         not_evaluated: list[dict[str, Any]] = []
         outside_cov: dict[str, list[tuple[LayerIndex, _Pairs]]] = {}
+        farm_pairs: list[tuple[LayerIndex, _Pairs]] = []
 
         rules_by_kind: dict[str, list[Rule]] = {}
         for r in self.rulebook.rules:
@@ -736,9 +772,10 @@ class SitingEngine:
                 qdist[concerned] = np.maximum(qdist[concerned], reach)
             if is_farm:
                 qdist = np.maximum(qdist, 0.0)
-            pairs = self._pairs(li, ss, qdist, site_scale, method)
+            pairs = self._pairs(li, ss, qdist, site_area, method)
             if is_farm:
                 farmland += self._site_totals(li, pairs, n)
+                farm_pairs.append((li, pairs))
             if not rules:
                 continue
             matched = self._evaluate(li, rules, site_rank, pairs)
@@ -753,8 +790,11 @@ class SitingEngine:
 
         for r in self.rulebook.rules:
             if r.test == "outside" and r.id in outside_cov:
-                self._emit_outside(r, outside_cov[r.id], ss, site_area, site_scale, method,
+                self._emit_outside(r, outside_cov[r.id], ss, site_area, method,
                                    per_site_hits, cat_pos, uniq_cats)
+
+        if len(farm_pairs) > 1:  # farmland layers may overlap each other: count their union once
+            farmland = self._union_cover(farm_pairs, ss, method, n)
 
         results: list[SiteResult] = []
         for i in range(n):
@@ -762,8 +802,8 @@ class SitingEngine:
             by_type: dict[str, float] = {}
             for (ctype, _layer), a in comp[i].items():
                 by_type[ctype] = by_type.get(ctype, 0.0) + a
-            farm_comp = sum(a for (ctype, layer), a in comp[i].items()
-                            if self.layers[layer].kind.id == FARMLAND_KIND)
+            farm_comp = min(sum(a for (ctype, layer), a in comp[i].items()
+                                if self.layers[layer].kind.id == FARMLAND_KIND), farmland[i])
             c = cats[ss.categories[i]]
             results.append(SiteResult(
                 id=ss.ids[i], category=c.id, category_zh=c.name_zh,
@@ -802,7 +842,7 @@ class SitingEngine:
             return max(cands) if cands else None
         return outer
 
-    def _pairs(self, li: LayerIndex, ss: SiteSet, qdist: np.ndarray, site_scale: np.ndarray,
+    def _pairs(self, li: LayerIndex, ss: SiteSet, qdist: np.ndarray, site_area: np.ndarray,
                method: str) -> _Pairs:
         """Bulk-query the layer for all sites and measure every (site, feature) pair."""
         sel_i = np.flatnonzero(qdist == 0)
@@ -832,8 +872,6 @@ class SitingEngine:
         part_areal = shapely.get_dimensions(pg) == 2
         both = touching & site_areal & part_areal
         area = np.zeros(npair)
-        cx = np.full(npair, np.nan)
-        cy = np.full(npair, np.nan)
         keep_pieces = not li.disjoint
         pieces = np.full(npair, None, dtype=object) if keep_pieces else None
         inter = np.zeros(npair, dtype=bool)
@@ -845,18 +883,16 @@ class SitingEngine:
             covered[rest] = _parallel(shapely.covered_by, self.threads, sg[idx[rest]],
                                       pg[idx[rest]])
             ii, cc = idx[inside], idx[covered]
-            area[ii] = li.part_area[p[ii]]
-            pc = li.part_centroids()
-            cx[ii], cy[ii] = pc[p[ii], 0], pc[p[ii], 1]
-            area[cc] = shapely.area(sg[cc])
-            sc = _parallel(shapely.centroid, self.threads, sg[cc])
-            cx[cc], cy[cc] = shapely.get_x(sc), shapely.get_y(sc)
+            ellipsoidal = method == "ellipsoidal"
+            # ellipsoidal: geodesic areas on CGCS2000 (parts once per layer, sites once, pieces)
+            area[ii] = (li.part_area_geodesic(self.crs, self.threads)[p[ii]] if ellipsoidal
+                        else li.part_area[p[ii]])
+            area[cc] = site_area[s[cc]]
             ov = idx[~inside & ~covered]
             if len(ov):
                 geo = _parallel(shapely.intersection, self.threads, sg[ov], pg[ov])
-                area[ov] = shapely.area(geo)
-                gc = _parallel(shapely.centroid, self.threads, geo)
-                cx[ov], cy[ov] = shapely.get_x(gc), shapely.get_y(gc)
+                area[ov] = (ellipsoidal_area(geo, self.crs, self.threads)
+                            if ellipsoidal else shapely.area(geo))
                 if keep_pieces:
                     pieces[ov] = geo
             if keep_pieces:
@@ -867,9 +903,6 @@ class SitingEngine:
         if other.any():
             idx = np.flatnonzero(other)
             inter[idx] = ~_parallel(shapely.touches, self.threads, sg[idx], pg[idx])
-        if method == "ellipsoidal" and (area > 0).any():
-            pos = np.flatnonzero(area > 0)
-            area[pos] = area[pos] / _areal_scale(self.crs, cx[pos], cy[pos])
         # aggregate parts -> (site, feature)
         f = li.part_feature[p]
         key = s.astype(np.int64) * max(li.n_features, 1) + f
@@ -1049,8 +1082,23 @@ class SitingEngine:
                 compensation_m2=cm2, note=r.note,
             ))
 
+    def _union_cover(self, covs: list[tuple[LayerIndex, _Pairs]], ss: SiteSet, method: str,
+                     n: int) -> np.ndarray:
+        """Area (m²) of each site covered by the union of several layers' features."""
+        geoms_by_site: dict[int, list[Any]] = {}
+        for li, pairs in covs:
+            m = pairs.inter & (pairs.area > 0)
+            for si, fi in zip(pairs.site[m], pairs.feat[m], strict=True):
+                geoms_by_site.setdefault(int(si), []).append(li.geoms[int(fi)])
+        out = np.zeros(n)
+        for si, gl in geoms_by_site.items():
+            piece = shapely.intersection(ss.geoms[si], shapely.union_all(gl))
+            out[si] = (ellipsoidal_area([piece], self.crs)[0] if method == "ellipsoidal"
+                       else shapely.area(piece))
+        return out
+
     def _emit_outside(self, r: Rule, covs: list[tuple[LayerIndex, _Pairs]], ss: SiteSet,
-                      site_area: np.ndarray, site_scale: np.ndarray, method: str,
+                      site_area: np.ndarray, method: str,
                       per_site_hits: list[list[Hit]], cat_pos: np.ndarray,
                       uniq_cats: list[str]) -> None:
         """Sites not entirely inside the (filtered) features of the rule's kind."""
@@ -1072,8 +1120,9 @@ class SitingEngine:
         if len(covs) > 1:  # several layers of the kind may overlap each other: dissolve
             for si, gl in geoms_by_site.items():
                 if ss.areal[si]:
-                    a = shapely.area(shapely.intersection(ss.geoms[si], shapely.union_all(gl)))
-                    covered[si] = a / site_scale[si]
+                    piece = shapely.intersection(ss.geoms[si], shapely.union_all(gl))
+                    covered[si] = (ellipsoidal_area([piece], self.crs)[0]
+                                   if method == "ellipsoidal" else shapely.area(piece))
         areal = ss.areal
         outside = np.zeros(n, dtype=bool)
         out_area = np.zeros(n)

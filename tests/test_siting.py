@@ -583,3 +583,46 @@ def test_corridor_mitre_spike_is_seen(origin, engines):
     s = _one(engines[None], line, "industrial", width_m=w, method="projected")
     h = _rules(s)["national.redline.default"]
     assert h.overlap_m2 == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize(("site_w", "vertices", "x0"), [(40_000, 4, 500_000.0),
+                                                         (40_000, 2000, 500_000.0),
+                                                         (60_000, 2000, 650_000.0)])
+def test_large_site_inside_a_densely_digitised_ugb_is_not_outside(site_w, vertices, x0):
+    """Regression: site and pieces must be measured alike (geodesic), or a big site entirely
+    inside one UGB polygon (cut into parts) looked partly outside and became forbidden."""
+    from pyproj import CRS as _CRS
+
+    from ecogis.measure import geodesic_area
+
+    gk = _CRS.from_epsg(4544)
+    xs = np.linspace(x0 - 40_000, x0 + 40_000, vertices)
+    ring = [(x, 3_350_000.0) for x in xs] + [(x, 3_370_000.0) for x in xs[::-1]]
+    ugb = gpd.GeoDataFrame({"zone": ["集中建设区"]}, geometry=[shapely.Polygon(ring)], crs=gk)
+    site = gpd.GeoDataFrame({"id": [1], "category": ["urban"]}, crs=gk, geometry=[
+        shapely.box(x0 - site_w / 2, 3_355_000, x0 + site_w / 2, 3_365_000)])
+    res = SitingEngine({"ugb": ("ugb", ugb)}, load_rulebook(None)).check(site).sites[0]
+    assert res.verdict == "allowed" and res.hits == []
+    assert res.area_m2 == pytest.approx(geodesic_area(site)[0], rel=1e-12)
+
+
+def test_overlapping_farmland_layers_count_once():
+    """Regression: two farmland layers overlapping each other: the site's farmland is their
+    union inside the site, never more than the site."""
+    from pyproj import CRS as _CRS
+
+    from ecogis.measure import geodesic_area
+
+    gk = _CRS.from_epsg(4544)
+    f1 = gpd.GeoDataFrame({"grade": [5]}, crs=gk,
+                          geometry=[shapely.box(500_000, 3_350_000, 501_000, 3_351_000)])
+    f2 = gpd.GeoDataFrame({"grade": [5]}, crs=gk,
+                          geometry=[shapely.box(500_500, 3_350_000, 501_500, 3_351_000)])
+    site = gpd.GeoDataFrame({"id": [1], "category": ["urban"]}, crs=gk,
+                            geometry=[shapely.box(500_000, 3_350_000, 501_500, 3_351_000)])
+    res = SitingEngine({"a": ("farmland", f1), "b": ("farmland", f2)},
+                       load_rulebook(None)).check(site).sites[0]
+    union = gpd.GeoSeries([shapely.union(f1.geometry[0], f2.geometry[0])], crs=gk)
+    assert res.farmland_m2 == pytest.approx(geodesic_area(union)[0], rel=1e-7)  # documented bound
+    assert res.farmland_m2 <= res.area_m2 * (1 + 1e-12)
+    assert res.compensation_m2 <= res.farmland_m2
