@@ -48,7 +48,7 @@ from affine import Affine
 from pyproj import CRS, Geod, Proj, Transformer
 from rasterio.io import MemoryFile
 
-from ecogis.crs import CGCS2000, CGCS2000_ELLIPSOID, check_crs, crs_label, to_crs
+from ecogis.crs import CGCS2000, CGCS2000_ELLIPSOID, check_crs, crs_label, gk_zone_of, to_crs
 from ecogis.data import data_path, read_toml_cached
 from ecogis.errors import CRSError, DataFileError, InputError
 
@@ -808,6 +808,13 @@ def import_raster(ws, kind: str, path: str | os.PathLike, name: str | None = Non
     bounds = (transform.c, transform.f + transform.e * h, transform.c + transform.a * w,
               transform.f)
     check_crs(rcrs, bounds, file=str(path))
+    if kind == "dem" and not rcrs.is_geographic and gk_zone_of(rcrs) is None:
+        # slope uses the pixel size: exact on the ellipsoid for lon/lat grids, and within the
+        # GK scale factor (< 1.0014) in a CGCS2000 zone; other projections distort it
+        raise CRSError(f"a DEM in {crs_label(rcrs)} would distort slopes (pixel sizes are not "
+                       "ground distances there)", file=str(path),
+                       fix="reproject the DEM to EPSG:4490 or a CGCS2000 Gauss-Krüger zone, "
+                       "e.g. gdalwarp -t_srs EPSG:4544")
     grid = Grid(data, transform, rcrs, nodata)
     values = _check_values(kind, grid, str(path))
     name = _safe_name(name or src_path.stem)

@@ -323,8 +323,22 @@ def test_import_raster_stores_cog_beside_workspace(tmp_path):
     ("slope", np.full((20, 20), 300, np.float32), "EPSG:4490", InputError, "unknown raster kind"),
 ])
 def test_import_raster_refuses_bad_rasters(tmp_path, kind, data, crs, err, match):
+    _check_refused(tmp_path, kind, data, crs, err, match,
+                   Affine(0.001, 0, 105.1, 0, -0.001, 30.5))
+
+
+def test_dem_in_web_mercator_is_refused(tmp_path):
+    """Slope needs ground pixel sizes: a Web Mercator DEM (cos φ off) is refused with the fix."""
+    from pyproj import Transformer
+
+    x, y = Transformer.from_crs(4490, 3857, always_xy=True).transform(105.1, 30.5)
+    _check_refused(tmp_path, "dem", np.full((20, 20), 300, np.float32), "EPSG:3857", CRSError,
+                   "distort slopes.*gdalwarp", Affine(90, 0, x, 0, -90, y))
+
+
+def _check_refused(tmp_path, kind, data, crs, err, match, transform):
     src = tmp_path / "bad.tif"
-    write_tif(src, data, Affine(0.001, 0, 105.1, 0, -0.001, 30.5), crs)
+    write_tif(src, data, transform, crs)
     ws = Workspace.open(tmp_path / "ws.gpkg", create=True)
     with pytest.raises(err, match=match) as info:
         R.import_raster(ws, kind, src)
