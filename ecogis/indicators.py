@@ -568,7 +568,15 @@ def _slope(d: IndicatorDef, inp: Inputs) -> IndicatorValue:
     sc = inp.cached(key, lambda: area_by_slope_class(
         dem, gpd.GeoSeries([_as_geom(land)], crs=CGCS2000), mask=mask))
     covered = sc.total_m2 - sc.nodata_m2
-    reference = ellipsoidal_area(land) if mask is None else sc.total_m2
+    if mask is None:
+        reference = ellipsoidal_area(land)
+    else:  # the land of those classes as the land-cover grid sees it, DEM or not
+        from ecogis.raster import zonal_classes
+
+        z = inp.cached(("zonal", "landcover"), lambda: zonal_classes(
+            mask[0], gpd.GeoSeries([_as_geom(terr)], crs=CGCS2000)))
+        cols = [j for j, c in enumerate(z.classes) if c in mask[1]]
+        reference = float(z.areas[0, cols].sum())
     if covered < MIN_RASTER_COVERAGE * reference:
         return _nodata(d, f"the DEM covers only {100 * covered / reference:.1f} % of the land")
     above = sc.above(float(d.params["min_slope_deg"]))

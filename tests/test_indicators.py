@@ -548,3 +548,30 @@ def test_cli_lists_plan_indicators_it_cannot_measure(workspace, run_cli, tmp_pat
     code, out, _ = run_cli("indicators", ws.path, "--plan", p, "--format", "json")
     assert code == 0
     assert json.loads(out)["plan_ids_not_measured"] == ["energy_intensity"]
+
+
+def test_slope_on_landcover_classes_needs_the_dem_to_cover_them(anju, tmp_path):
+    """Regression: a DEM covering half the cropland gives no data, not a half-land figure."""
+    import rasterio
+    from rasterio.windows import Window
+
+    from ecogis.indicators import Inputs, compute_indicator, load_indicators
+    from ecogis.raster import make_demo_rasters
+
+    paths = make_demo_rasters(anju, tmp_path, seed=3)
+    with rasterio.open(paths["dem"]) as src:
+        w = Window(0, 0, src.width // 2, src.height)
+        data, prof = src.read(1, window=w), src.profile
+        prof.update(width=data.shape[1], height=data.shape[0], transform=src.window_transform(w))
+    for k in ("blockxsize", "blockysize", "tiled", "compress", "interleave"):
+        prof.pop(k, None)
+    half = tmp_path / "dem_half.tif"
+    with rasterio.open(half, "w", **prof) as dst:
+        dst.write(data, 1)
+    d = load_indicators()["steep_cultivated_share"]
+    full = compute_indicator(d, Inputs(layers={"admin": anju},
+                                       rasters={"dem": paths["dem"], "landcover": paths["landcover"]}))
+    cut = compute_indicator(d, Inputs(layers={"admin": anju},
+                                      rasters={"dem": half, "landcover": paths["landcover"]}))
+    assert full.value is not None
+    assert cut.value is None and "covers only" in cut.note
