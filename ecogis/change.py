@@ -950,6 +950,9 @@ def write_diff(result: DiffResult, path: str | os.PathLike, *, unit: str = "km2"
     if p.suffix.lower() != ".gpkg":
         raise InputError("the diff output is a GeoPackage", file=str(p),
                          fix="name it with a .gpkg suffix")
+    from ecogis.workspace import check_output_gpkg
+
+    check_output_gpkg(p, [*DIFF_LAYERS, "diff_summary"])
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmpname = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=".tmp.gpkg",
                                    dir=p.parent or ".")

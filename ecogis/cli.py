@@ -25,9 +25,17 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors: what is wrong and where the help is (exit 2)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} "
+                  f"(fix: see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with every subcommand of :mod:`ecogis.commands`."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="ecogis",
         description="ecogis: 三区三线 control lines — areas, conflicts, siting, change, maps.",
     )
@@ -50,7 +58,10 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (also used as the console-script entry point)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a one-line usage error (exit 2)
+        return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_BAD_INPUT
@@ -62,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         print(f"ecogis: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except LookupError as exc:  # codecs: unknown --encoding
+        print(f"ecogis: error: {exc} (fix: use an encoding such as gbk, gb18030 or utf-8)",
+              file=sys.stderr)
         return EXIT_BAD_INPUT
     except FileNotFoundError as exc:
         print(f"ecogis: error: {exc.filename or exc}: file not found (fix: check the path)",

@@ -8,6 +8,7 @@ for such files, so ecogis reads the ``.dbf`` text bytes itself to decide.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import os
 import struct
@@ -125,6 +126,17 @@ def dbf_text_bytes(dbf: str | os.PathLike, *, max_records: int = 50_000) -> tupl
             for off, ln in fields:
                 chunks.append(rec[off:off + ln].rstrip(b" \x00"))
         return b"\n".join(chunks), ldid
+
+
+def check_encoding(name: str, *, file: str | None = None) -> str:
+    """Return the Python codec for an encoding name (``GBK``, ``936``, ``utf-8`` ...)."""
+    codec = _CPG.get(name.strip().lower(), name)
+    try:
+        codecs.lookup(codec)
+    except LookupError:
+        raise EncodingError(f"unknown encoding {name!r}", file=file,
+                            fix="use an encoding such as gbk, gb18030 or utf-8") from None
+    return codec
 
 
 def _decodes(raw: bytes, codec: str) -> bool:
@@ -269,6 +281,8 @@ def read_vector(
     """
     p, spec_layer = parse_source(path)
     layer = layer or spec_layer
+    if encoding:
+        check_encoding(encoding, file=str(p))
     k = kind if isinstance(kind, Kind) else load_kinds()[kind or "generic"]
     if not p.exists():
         raise InputError("file not found", file=str(p), fix="check the path")

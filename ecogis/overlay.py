@@ -1085,6 +1085,9 @@ def write_gpkg(path: str | os.PathLike, layers: dict[str, gpd.GeoDataFrame]) -> 
     p = Path(path)
     if p.suffix.lower() != ".gpkg":
         raise InputError("output must be a GeoPackage", file=str(p), fix="name it *.gpkg")
+    from ecogis.workspace import check_output_gpkg
+
+    check_output_gpkg(p, list(layers))
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmpname = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=".tmp.gpkg", dir=p.parent)
     os.close(fd)

@@ -124,6 +124,32 @@ def emit(text: str, out=None) -> None:
     (out or sys.stdout).write(text.rstrip("\n") + "\n")
 
 
+def nonnegative_float(text: str) -> float:
+    """argparse type: a finite number >= 0 (metres, m², ...); NaN and inf are refused."""
+    import argparse
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(v) or v < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number >= 0")
+    return v
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number > 0."""
+    import argparse
+
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be > 0")
+    return v
+
+
 def add_format_argument(parser, choices=("table", "json", "csv"), default="table") -> None:
     """Add the standard ``--format`` option to a subcommand parser."""
     parser.add_argument(

@@ -108,6 +108,36 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _is_sqlite(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(16) == b"SQLite format 3\x00"
+
+
+def check_output_gpkg(path: str | os.PathLike, layers: list[str] | tuple[str, ...]) -> None:
+    """Refuse an output GeoPackage path whose replacement would lose data.
+
+    An existing file may be replaced only when it holds nothing but ``layers`` (an earlier
+    output of the same command); a workspace or any other GeoPackage is refused.
+    """
+    p = Path(path)
+    if not p.exists():
+        return
+    if p.is_dir():
+        raise InputError("is a directory", file=str(p), fix="name a .gpkg file for the output")
+    if is_workspace(p):
+        raise InputError("is an ecogis workspace: writing the output there would replace it",
+                         file=str(p), fix="name a new .gpkg file for the output")
+    try:
+        have = {str(r[0]) for r in pyogrio.list_layers(p)}
+    except Exception:
+        have = {"?"}
+    other = sorted(have - set(layers))
+    if other:
+        raise InputError(f"exists with other layers ({', '.join(other[:5])}): writing the output "
+                         "would replace the whole file", file=str(p),
+                         fix="name a new .gpkg file, or delete the old one first")
+
+
 def is_workspace(path: str | os.PathLike) -> bool:
     """Return True when ``path`` is a GeoPackage with ecogis's metadata table."""
     p = Path(path)
@@ -142,10 +172,16 @@ class Workspace:
              fixed_time: str | None = None) -> Workspace:
         """Open the workspace at ``path``; with ``create=True`` make it when missing."""
         p = Path(path)
+        if p.is_dir():
+            raise InputError("is a directory, not a workspace", file=str(p),
+                             fix="give the path of a .gpkg workspace file")
         if p.suffix.lower() != ".gpkg":
             raise InputError("a workspace is a GeoPackage file", file=str(p),
                              fix="name the workspace with a .gpkg suffix")
         ws = cls(p, fixed_time=fixed_time)
+        if p.exists() and not _is_sqlite(p):
+            raise InputError("is not a GeoPackage (not an SQLite database)", file=str(p),
+                             fix="give a .gpkg workspace, or a new file name to create one")
         if p.exists():
             if not is_workspace(p):
                 if not create:

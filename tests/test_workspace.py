@@ -167,9 +167,7 @@ def test_version(capsys):
     import ecogis
     from ecogis.cli import main
 
-    with pytest.raises(SystemExit) as exc:
-        main(["--version"])
-    assert exc.value.code == 0
+    assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"ecogis {ecogis.__version__}"
 
 
@@ -191,3 +189,39 @@ def test_kinds_command_lists_the_data_file(run_cli):
     assert {"核心保护区", "一般控制区", "核心区", "缓冲区", "实验区"} == set(
         kinds["protected_area"]["values"]["zone"])
     assert kinds["river"]["geometry"] == "line_or_polygon"
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["areas", "x.gpkg", "--method", "bogus"], "invalid choice"),
+        (["map", "x.gpkg", "-o", "m.html", "--simplify-m", "nan"], "finite number"),
+        (["check", "x.gpkg", "--lonlat", "105.4,30.3", "--radius", "nan"], "finite number"),
+        (["import", "x.gpkg", "redline", "r.geojson", "--encoding", "nosuch"], "unknown encoding"),
+        (["import", "notgpkg.gpkg", "redline", "r.geojson"], "not a GeoPackage"),
+        (["layers", "."], "is a directory"),
+        (["demo", "--out", "notgpkg.gpkg"], "--out must be a directory"),
+        (["reconcile", "--plan", "anju", "--boundary", "nosuch.gpkg"], "not found"),
+        (["plans", "anju", "--seeds", "nosuchdir"], "seeds folder"),
+    ],
+)
+def test_usage_and_input_errors_are_one_line_exit_2(argv, needle, run_cli):
+    gpd.GeoDataFrame({"name": ["r"]}, geometry=[shapely.box(105.3, 30.3, 105.31, 30.31)],
+                     crs=4490).to_file("r.geojson")
+    Path("notgpkg.gpkg").write_text("not a database")
+    code, out, err = run_cli(*argv)
+    assert code == 2, (out, err)
+    assert needle in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_output_gpkg_never_replaces_a_workspace_or_other_data(ws, tmp_path):
+    from ecogis.workspace import check_output_gpkg
+
+    with pytest.raises(InputError, match="ecogis workspace"):
+        check_output_gpkg(ws.path, ["conflicts"])
+    other = tmp_path / "keep.gpkg"
+    gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1)], crs=4490).to_file(other, layer="farm")
+    with pytest.raises(InputError, match="other layers"):
+        check_output_gpkg(other, ["conflicts"])
+    check_output_gpkg(tmp_path / "new.gpkg", ["conflicts"])  # a new file is fine

@@ -6,7 +6,7 @@ import warnings
 from pathlib import Path
 
 from ecogis.errors import InputError
-from ecogis.report import emit, format_table, to_json
+from ecogis.report import emit, format_table, nonnegative_float, to_json
 from ecogis.rules import VERDICT_ZH, VERDICTS, load_rulebook
 from ecogis.siting import (
     FARMLAND_KIND,
@@ -37,9 +37,9 @@ def register(sub) -> None:
     p.add_argument("--id", dest="site_id", help="id of a --wkt/--lonlat site")
     p.add_argument("--category", help="project category for sites without one "
                    "(id or Chinese alias; `ecogis check --list-categories`)")
-    p.add_argument("--width", type=float, metavar="M",
+    p.add_argument("--width", type=nonnegative_float, metavar="M",
                    help="corridor width of line sites, metres")
-    p.add_argument("--radius", type=float, metavar="M", help="radius of point sites, metres")
+    p.add_argument("--radius", type=nonnegative_float, metavar="M", help="radius of point sites, metres")
     p.add_argument("--region", help="regional rulebook on top of the national baseline "
                    "(default: the workspace's region)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",

@@ -20,6 +20,7 @@ from typing import Any
 
 from ecogis.areas import layer_area_rows
 from ecogis.demo import build_demo_workspace, demo_regions
+from ecogis.errors import InputError
 from ecogis.measure import dissolve, intersection_area, layer_area, to_lonlat
 from ecogis.report import add_format_argument, emit, format_table, plain, to_json
 from ecogis.units import from_m2
@@ -275,6 +276,9 @@ def _timed(fn: Callable[[Context], Section], ctx: Context, key: str, title: str)
 
 def run(args) -> int:
     t0 = time.perf_counter()
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise InputError("--out must be a directory", file=args.out,
+                         fix="name a folder for the demo workspace (default out/demo)")
     path = Path(args.out) / f"{args.region}.gpkg"
     ws = build_demo_workspace(path, region=args.region, seed=args.seed)
     build_s = time.perf_counter() - t0

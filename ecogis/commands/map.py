@@ -12,7 +12,15 @@ import os
 from pathlib import Path
 
 from ecogis.maps import BASEMAPS, MapInputError, MapLayer, make_map, read_diff, read_sites, save_map
-from ecogis.report import add_format_argument, emit, format_csv, format_table, to_json
+from ecogis.report import (
+    add_format_argument,
+    emit,
+    format_csv,
+    format_table,
+    nonnegative_float,
+    positive_int,
+    to_json,
+)
 
 COLUMNS = [
     ("name", "layer"), ("kind", "kind"), ("features_in", "features"),
@@ -36,7 +44,7 @@ def register(subparsers) -> None:
     p.add_argument("--diff", metavar="DIFF.gpkg", help="diff GeoPackage with layers lost/gained")
     p.add_argument("--public", action="store_true",
                    help="keep only attributes each kind marks public (layers/kinds.toml)")
-    p.add_argument("--generalise-m", "--generalize-m", dest="generalise_m", type=float,
+    p.add_argument("--generalise-m", "--generalize-m", dest="generalise_m", type=nonnegative_float,
                    metavar="M", help="snap displayed coordinates to an M-metre grid")
     p.add_argument("--basemap", choices=BASEMAPS, default="none",
                    help="none (offline, default), osm, tianditu (needs --tianditu-key); "
@@ -45,11 +53,11 @@ def register(subparsers) -> None:
                    default=os.environ.get("ECOGIS_TIANDITU_KEY"),
                    help="天地图 key (default $ECOGIS_TIANDITU_KEY)")
     p.add_argument("--title", help="map title (default from the workspace region)")
-    p.add_argument("--simplify-m", type=float, metavar="M",
+    p.add_argument("--simplify-m", type=nonnegative_float, metavar="M",
                    help="display tolerance in metres for every layer (default automatic)")
     p.add_argument("--no-dissolve", action="store_true",
                    help="draw every parcel of large coverage layers instead of dissolving")
-    p.add_argument("--max-vertices", type=int, default=None,
+    p.add_argument("--max-vertices", type=positive_int, default=None,
                    help="vertex budget of the map (default 400000)")
     add_format_argument(p)
     p.set_defaults(func=run)

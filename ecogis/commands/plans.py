@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from ecogis.errors import InputError
 from ecogis.plans import list_plans, load_plan, verify_citations
 from ecogis.report import add_format_argument, emit, format_csv, format_table, plain, to_json
 
@@ -35,6 +38,9 @@ def _summary(pid: str, seeds: str | None) -> dict:
 
 
 def run(args) -> int:
+    if args.seeds and not Path(args.seeds).is_dir():
+        raise InputError("the seeds folder does not exist or is not a folder", file=args.seeds,
+                         fix="pass the folder holding the seed documents, e.g. ../shared/seeds")
     if not args.region:
         rows = [_summary(pid, args.seeds) for pid in list_plans()]
         bad = any(r.get("citation_problems") for r in rows)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 
 from ecogis.errors import InputError
 from ecogis.measure import METHODS
@@ -72,6 +73,8 @@ def _display(row: dict) -> dict:
 
 
 def run(args) -> int:
+    if args.boundary and not Path(args.boundary).is_file():
+        raise InputError("boundary file not found", file=args.boundary, fix="check the path")
     ws, layers = None, []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

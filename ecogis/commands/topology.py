@@ -10,7 +10,14 @@ import pandas as pd
 from ecogis.errors import InputError
 from ecogis.measure import METHODS
 from ecogis.overlay import MIN_LISTED_M2, is_polygonal, write_gpkg
-from ecogis.report import add_format_argument, emit, format_csv, format_table, to_json
+from ecogis.report import (
+    add_format_argument,
+    emit,
+    format_csv,
+    format_table,
+    nonnegative_float,
+    to_json,
+)
 from ecogis.topology import (
     DEFAULT_GAP_M2,
     DEFAULT_GAP_WIDTH_M,
@@ -37,18 +44,18 @@ def register(sub) -> None:
     p.add_argument("workspace", help="workspace .gpkg (or WS.gpkg:LAYER, or a data file)")
     p.add_argument("--layer", action="append", dest="layers", metavar="NAME",
                    help="only these layers (repeatable; default every polygon layer)")
-    p.add_argument("--sliver-m2", type=float, default=DEFAULT_SLIVER_M2, metavar="T",
+    p.add_argument("--sliver-m2", type=nonnegative_float, default=DEFAULT_SLIVER_M2, metavar="T",
                    help=f"parts below T m² are slivers (default {DEFAULT_SLIVER_M2:g})")
-    p.add_argument("--sliver-width-m", type=float, default=DEFAULT_SLIVER_WIDTH_M, metavar="W",
+    p.add_argument("--sliver-width-m", type=nonnegative_float, default=DEFAULT_SLIVER_WIDTH_M, metavar="W",
                    help="parts thinner than W m (mean width 2·area/perimeter) are slivers "
                    f"(default {DEFAULT_SLIVER_WIDTH_M:g})")
-    p.add_argument("--gap-m2", type=float, default=DEFAULT_GAP_M2, metavar="G",
+    p.add_argument("--gap-m2", type=nonnegative_float, default=DEFAULT_GAP_M2, metavar="G",
                    help="holes of a coverage up to G m² are gaps (default "
                    f"{DEFAULT_GAP_M2:g})")
-    p.add_argument("--gap-width-m", type=float, default=DEFAULT_GAP_WIDTH_M, metavar="W",
+    p.add_argument("--gap-width-m", type=nonnegative_float, default=DEFAULT_GAP_WIDTH_M, metavar="W",
                    help="cracks between parcels narrower than W m are gaps (default "
                    f"{DEFAULT_GAP_WIDTH_M:g}; 0 = off)")
-    p.add_argument("--overlap-m2", type=float, default=MIN_LISTED_M2, metavar="A",
+    p.add_argument("--overlap-m2", type=nonnegative_float, default=MIN_LISTED_M2, metavar="A",
                    help="self-overlaps below A m² are not reported (default "
                    f"{MIN_LISTED_M2:g}, the precision 三调 keeps areas to)")
     p.add_argument("--territory", metavar="LAYER",
