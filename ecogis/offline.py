@@ -145,17 +145,20 @@ def inline_assets(html: str) -> str:
     done: set[str] = set()
     uses_awesome = "L.AwesomeMarkers" in html
 
-    def script(m: re.Match) -> str:
-        url = m.group(1)
-        out = _script_for(url, uses_awesome)
+    def once(out: str | None, what: str, url: str) -> str:
+        """The inline replacement of an external asset, emitted once per page."""
         if out is None:
-            raise OfflineAssetError(f"the map loads the script {url} from outside the page",
+            raise OfflineAssetError(f"the map loads the {what} {url} from outside the page",
                                     fix="vendor it under ecogis/assets or drop the element")
         key = out[:80]
         if out and key in done:
             return ""
         done.add(key)
         return out
+
+    def script(m: re.Match) -> str:
+        url = m.group(1)
+        return once(_script_for(url, uses_awesome), "script", url)
 
     def link(m: re.Match) -> str:
         tag = m.group(0)
@@ -165,15 +168,7 @@ def inline_assets(html: str) -> str:
         if not href:
             return tag
         url = href.group(1)
-        out = _style_for(url)
-        if out is None:
-            raise OfflineAssetError(f"the map loads the stylesheet {url} from outside the page",
-                                    fix="vendor it under ecogis/assets or drop the element")
-        key = out[:80]
-        if out and key in done:
-            return ""
-        done.add(key)
-        return out
+        return once(_style_for(url), "stylesheet", url)
 
     html = _SCRIPT_SRC.sub(script, html)
     html = _LINK_TAG.sub(link, html)
