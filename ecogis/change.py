@@ -48,7 +48,7 @@ import shapely
 from pyproj import CRS
 
 from ecogis.crs import crs_label
-from ecogis.data import data_path, read_toml_cached
+from ecogis.data import check_keys, data_path, read_toml_cached
 from ecogis.errors import DataFileError, InputError
 from ecogis.kinds import Kind, load_kinds
 from ecogis.measure import (
@@ -134,10 +134,7 @@ def _parse_rule(kind_id: str, spec: Any, source: Path, where: str) -> ChangeRule
     if not isinstance(spec, dict):
         raise DataFileError(f"{where} must be a table", file=str(source),
                             fix=f"write it as [{where}] with keys {sorted(_RULE_KEYS)}")
-    unknown = set(spec) - _RULE_KEYS
-    if unknown:
-        raise DataFileError(f"{where} has unknown keys {sorted(unknown)}", file=str(source),
-                            fix=f"use only {sorted(_RULE_KEYS)}")
+    check_keys(spec, _RULE_KEYS, where, source)
     area_rule = _choice(spec, "area", AREA_RULES, where, source)
     nature = _choice(spec, "nature", NATURE_RULES, where, source)
     grade = _choice(spec, "grade", GRADE_RULES, where, source)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ecogis.data import data_path, read_toml_cached
+from ecogis.data import check_keys, data_path, read_toml_cached
 from ecogis.errors import DataFileError, InputError
 from ecogis.kinds import KindRegistry, load_kinds
 
@@ -96,10 +96,7 @@ def _side(raw, rid: str, key: str, kinds: KindRegistry, src: str) -> Side:
     if not isinstance(raw, dict):
         raise DataFileError(f"{where} must be a table such as {{ kind = \"redline\" }}", file=src,
                             fix="write the side as an inline table")
-    unknown = set(raw) - _SIDE_KEYS
-    if unknown:
-        raise DataFileError(f"{where} has unknown keys {sorted(unknown)}", file=src,
-                            fix=f"use only {sorted(_SIDE_KEYS)}")
+    check_keys(raw, _SIDE_KEYS, where, src)
     kid = raw.get("kind")
     if kid not in kinds:
         raise DataFileError(f"{where}.kind {kid!r} is not a layer kind", file=src,
@@ -146,10 +143,7 @@ def parse_rules(raw: dict, source: str | Path, kinds: KindRegistry | None = None
                             fix="use only [severities.*] and [[conflicts]]")
     severities: dict[str, Severity] = {}
     for sid, spec in raw.get("severities", {}).items():
-        unknown = set(spec) - _SEVERITY_KEYS
-        if unknown:
-            raise DataFileError(f"severities.{sid} has unknown keys {sorted(unknown)}", file=src,
-                                fix=f"use only {sorted(_SEVERITY_KEYS)}")
+        check_keys(spec, _SEVERITY_KEYS, f"severities.{sid}", src)
         if not isinstance(spec.get("rank"), int) or not spec.get("name_zh"):
             raise DataFileError(f"severities.{sid} needs name_zh and an integer rank", file=src,
                                 fix="add name_zh = \"...\" and rank = N")
@@ -158,10 +152,7 @@ def parse_rules(raw: dict, source: str | Path, kinds: KindRegistry | None = None
     seen: set[str] = set()
     for i, spec in enumerate(raw.get("conflicts", [])):
         rid = spec.get("id") or f"#{i + 1}"
-        unknown = set(spec) - _RULE_KEYS
-        if unknown:
-            raise DataFileError(f"conflicts[{rid}] has unknown keys {sorted(unknown)}", file=src,
-                                fix=f"use only {sorted(_RULE_KEYS)}")
+        check_keys(spec, _RULE_KEYS, f"conflicts[{rid}]", src)
         for key in ("id", "name_zh", "severity", "a", "b", "source"):
             if not spec.get(key):
                 raise DataFileError(f"conflicts[{rid}] has no {key}", file=src,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,19 @@ def read_toml(path: str | os.PathLike) -> dict[str, Any]:
         raise DataFileError("file not found", file=str(p), fix="check the path") from None
     except tomllib.TOMLDecodeError as exc:
         raise DataFileError(f"invalid TOML: {exc}", file=str(p), fix="correct the syntax") from None
+
+
+def check_keys(spec: Mapping[str, Any], allowed: set[str] | frozenset[str], what: str,
+               path: str | os.PathLike | None) -> None:
+    """Raise :class:`DataFileError` when the table ``spec`` has keys outside ``allowed``.
+
+    One message for every data file: ``<what> has unknown keys [...] (fix: use only [...])``.
+    """
+    unknown = set(spec) - set(allowed)
+    if unknown:
+        raise DataFileError(f"{what} has unknown keys {sorted(unknown)}",
+                            file=None if path is None else str(path),
+                            fix=f"use only {sorted(allowed)}")
 
 
 @lru_cache(maxsize=64)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ecogis.data import data_path, read_toml_cached
+from ecogis.data import check_keys, data_path, read_toml_cached
 from ecogis.errors import DataFileError, KindError
 
 GEOMETRY_CLASSES = {
@@ -93,13 +93,7 @@ class KindRegistry:
 def _parse(raw: dict, source: Path) -> KindRegistry:
     kinds: dict[str, Kind] = {}
     for kid, spec in raw.get("kinds", {}).items():
-        unknown = set(spec) - _KEYS
-        if unknown:
-            raise DataFileError(
-                f"kind {kid!r} has unknown keys {sorted(unknown)}",
-                file=str(source),
-                fix=f"use only {sorted(_KEYS)}",
-            )
+        check_keys(spec, _KEYS, f"kind {kid!r}", source)
         if "name_zh" not in spec:
             raise DataFileError(f"kind {kid!r} has no name_zh", file=str(source), fix="add name_zh")
         geom = spec.get("geometry", "polygon")

@@ -49,7 +49,7 @@ from pyproj import CRS, Geod, Proj, Transformer
 from rasterio.io import MemoryFile
 
 from ecogis.crs import CGCS2000, CGCS2000_ELLIPSOID, check_crs, crs_label, gk_zone_of, to_crs
-from ecogis.data import data_path, read_toml_cached
+from ecogis.data import check_keys, data_path, read_toml_cached
 from ecogis.errors import CRSError, DataFileError, InputError
 
 #: raster kinds a workspace accepts
@@ -103,10 +103,7 @@ def load_landcover(path: str | os.PathLike | None = None) -> dict[str, Landcover
     out: dict[str, LandcoverClass] = {}
     seen: dict[int, str] = {}
     for cid, spec in raw.get("classes", {}).items():
-        unknown = set(spec) - _LC_KEYS
-        if unknown:
-            raise DataFileError(f"class {cid!r} has unknown keys {sorted(unknown)}", file=str(p),
-                                fix=f"use only {sorted(_LC_KEYS)}")
+        check_keys(spec, _LC_KEYS, f"class {cid!r}", p)
         value = spec.get("value")
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 254:
             raise DataFileError(f"class {cid!r}: value {value!r} is not an integer 1-254",

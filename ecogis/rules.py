@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ecogis.data import data_path, read_toml_cached
+from ecogis.data import check_keys, data_path, read_toml_cached
 from ecogis.errors import DataFileError, InputError
 from ecogis.kinds import Kind, KindRegistry, load_kinds
 
@@ -156,10 +156,7 @@ def _parse_categories(raw: Mapping[str, Any], source: Path) -> CategoryRegistry:
         if not isinstance(spec, dict):
             raise DataFileError(f"{where} is not a table", file=str(source),
                                 fix=f"write it as [categories.{cid}]")
-        unknown = set(spec) - _CATEGORY_KEYS
-        if unknown:
-            raise DataFileError(f"{where} has unknown keys {sorted(unknown)}", file=str(source),
-                                fix=f"use only {sorted(_CATEGORY_KEYS)}")
+        check_keys(spec, _CATEGORY_KEYS, where, source)
         if not spec.get("name_zh"):
             raise DataFileError(f"{where} has no name_zh", file=str(source), fix="add name_zh")
         cats[cid] = Category(
@@ -369,13 +366,6 @@ def _err(msg: str, path: Path, fix: str) -> DataFileError:
     return DataFileError(msg, file=str(path), fix=fix)
 
 
-def _check_keys(spec: Mapping[str, Any], allowed: set[str], what: str, path: Path) -> None:
-    unknown = set(spec) - allowed
-    if unknown:
-        raise _err(f"{what} has unknown keys {sorted(unknown)}", path,
-                   f"use only {sorted(allowed)}")
-
-
 def _number(value: Any, what: str, path: Path, params: Mapping[str, Param],
             used: list[str], overrides: Mapping[str, Any]) -> float:
     if isinstance(value, str) and value.startswith("$"):
@@ -398,7 +388,7 @@ def _parse_citation(raw: Any, what: str, path: Path) -> Citation:
     if not isinstance(raw, dict):
         raise _err(f"{what} has no citation table", path,
                    "add citation = { document = \"...\", clause = \"...\" }")
-    _check_keys(raw, _CITATION_KEYS, f"{what} citation", path)
+    check_keys(raw, _CITATION_KEYS, f"{what} citation", path)
     doc, clause = str(raw.get("document", "")).strip(), str(raw.get("clause", "")).strip()
     if not doc or not clause:
         raise _err(f"{what}: the citation needs a document and a clause", path,
@@ -418,7 +408,7 @@ def _parse_rule(spec: Any, index: int, path: Path, rulebook: str, kinds: KindReg
         raise _err(f"rules[{index}] is not a table", path, "write each rule as [[rules]]")
     rid = spec.get("id")
     what = f"rule {rid!r}" if rid else f"rules[{index}]"
-    _check_keys(spec, _RULE_KEYS, what, path)
+    check_keys(spec, _RULE_KEYS, what, path)
     if not isinstance(rid, str) or not _ID_RE.match(rid):
         raise _err(f"{what}: id must be a lower-case ASCII string", path,
                    "give the rule an id such as anju.river.setback_inner")
@@ -505,7 +495,7 @@ def _parse_rule(spec: Any, index: int, path: Path, rulebook: str, kinds: KindReg
         if not isinstance(comp, dict):
             raise _err(f"{what}: compensation must be a table", path,
                        "write compensation = { type = \"永久基本农田补划\", ratio = 1.0 }")
-        _check_keys(comp, _COMPENSATION_KEYS, f"{what} compensation", path)
+        check_keys(comp, _COMPENSATION_KEYS, f"{what} compensation", path)
         ctype = str(comp.get("type", "")).strip()
         cratio = comp.get("ratio", 1.0)
         if not ctype or isinstance(cratio, bool) or not isinstance(cratio, (int, float)) \
@@ -526,19 +516,19 @@ def _parse_rule(spec: Any, index: int, path: Path, rulebook: str, kinds: KindReg
 
 def _parse_rule_file(raw: Mapping[str, Any], path: Path, kinds: KindRegistry,
                      cats: CategoryRegistry, overrides: Mapping[str, Any]) -> _RuleFile:
-    _check_keys(raw, {"rulebook", "params", "rules"}, "the file", path)
+    check_keys(raw, {"rulebook", "params", "rules"}, "the file", path)
     head = raw.get("rulebook")
     if not isinstance(head, dict) or not head.get("region"):
         raise _err("missing [rulebook] table with region", path,
                    "start the file with [rulebook] region = \"national\" (or a region id)")
-    _check_keys(head, _RULEBOOK_KEYS, "[rulebook]", path)
+    check_keys(head, _RULEBOOK_KEYS, "[rulebook]", path)
     region = str(head["region"])
     params: dict[str, Param] = {}
     for name, p in (raw.get("params") or {}).items():
         if not isinstance(p, dict) or "value" not in p:
             raise _err(f"parameter {name!r} needs a value", path,
                        f"write [params.{name}] value = ..., unit = \"m\", given = false")
-        _check_keys(p, _PARAM_KEYS, f"parameter {name!r}", path)
+        check_keys(p, _PARAM_KEYS, f"parameter {name!r}", path)
         if "given" not in p:
             raise _err(f"parameter {name!r} does not say whether the text gives it", path,
                        "add given = true (number in the cited text) or false (ecogis default)")
