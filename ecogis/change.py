@@ -56,7 +56,7 @@ from ecogis.measure import (
     check_method,
     dissolve,
     method_label,
-    polygonal,
+    polygon_parts,
     to_metric,
     working_metric_crs,
 )
@@ -387,16 +387,6 @@ class DiffResult:
 
 
 # ----------------------------------------------------------------------------- geometry
-def _explode(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return the non-empty Polygon parts of ``geoms`` and the index of the geometry of each."""
-    geoms = np.asarray(geoms, dtype=object)
-    if len(geoms) == 0:
-        return np.array([], dtype=object), np.array([], dtype=np.intp)
-    parts, idx = shapely.get_parts(polygonal(geoms), return_index=True)
-    keep = (shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)
-    return parts[keep], idx[keep]
-
-
 def difference_parts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Return ``a − b`` for two arrays of dissolved Polygon parts in one CRS, as Polygon parts.
 
@@ -434,8 +424,8 @@ def difference_parts(a: np.ndarray, b: np.ndarray) -> np.ndarray:
                     shapely.difference(a[uniq[i]], shapely.union_all(b[ib[s:e]]))
                     for i, (s, e) in enumerate(zip(starts[:-1], starts[1:], strict=True))],
                     dtype=object)
-            out.append(_explode(diff)[0])
-    return _explode(np.concatenate(out))[0]
+            out.append(polygon_parts(diff)[0])
+    return polygon_parts(np.concatenate(out))[0]
 
 
 def noise_mask(pieces: np.ndarray, areas_m2: np.ndarray, tolerance_m: float,
@@ -560,7 +550,7 @@ def _intersect_pairs(a, b, ia, ib):
     if rest.any():
         cov_b = shapely.covered_by(gb[rest], ga[rest])
         inter[rest] = np.where(cov_b, gb[rest], shapely.intersection(ga[rest], gb[rest]))
-    pieces, k = _explode(inter)
+    pieces, k = polygon_parts(inter)
     return pieces, ia[k], ib[k]
 
 

@@ -48,11 +48,11 @@ from ecogis.crs import CGCS2000, crs_label, gk_zone_of
 from ecogis.errors import GeometryError, InputError
 from ecogis.kinds import Kind, load_kinds
 from ecogis.measure import (
-    GEOD,
     area,
     check_method,
+    geodesic_area,
     method_label,
-    to_lonlat,
+    polygon_parts,
     to_metric,
     working_metric_crs,
 )
@@ -85,23 +85,8 @@ def default_workers() -> int:
 
 
 # --------------------------------------------------------------------------- geometry helpers
-def explode(geoms, index=None) -> tuple[np.ndarray, np.ndarray]:
-    """Return the Polygon parts of ``geoms`` and, for each, the position of its geometry.
-
-    Multipolygons and collections are split; points, lines and empties are dropped.
-    """
-    geoms = np.asarray(geoms, dtype=object)
-    index = np.arange(len(geoms)) if index is None else np.asarray(index)
-    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    parts, idx = geoms[ok], index[ok]
-    for _ in range(4):  # collections of multipolygons need a second level
-        tid = shapely.get_type_id(parts)
-        if not np.isin(tid, (4, 5, 6, 7)).any():
-            break
-        parts, src = shapely.get_parts(parts, return_index=True)
-        idx = idx[src]
-    keep = (shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)
-    return parts[keep], idx[keep]
+#: the Polygon parts of geometries with the position of each (see ecogis.measure)
+explode = polygon_parts
 
 
 def subdivide(geoms, index=None, *, max_vertices: int = DEFAULT_MAX_VERTICES
@@ -231,43 +216,10 @@ def tile_grid(parts, tile_vertices: int = DEFAULT_TILE_VERTICES) -> tuple[float,
 
 
 def geodesic_area_rings(geoms, crs, *, workers: int | None = None) -> np.ndarray:
-    """Return the ellipsoidal area (m²) of each geometry on the CGCS2000 ellipsoid.
-
-    The numbers of :func:`ecogis.measure.geodesic_area` (geometry to EPSG:4490 with
-    :func:`ecogis.measure.to_lonlat`, rings oriented with :func:`shapely.orient_polygons`,
-    :data:`ecogis.measure.GEOD` on each ring, signed ring areas summed per geometry), computed
-    ring by ring from one coordinate array instead of shapely coordinate sequences, in
-    ``workers`` threads (pyproj's polygon area releases the GIL).
-    """
-    geoms = np.asarray(geoms, dtype=object)
-    out = np.zeros(len(geoms))
-    if not len(geoms):
-        return out
+    """Return the ellipsoidal area (m²) of each geometry: :func:`ecogis.measure.geodesic_area`
+    in ``workers`` threads (default :func:`default_workers`)."""
     workers = default_workers() if workers is None else max(1, int(workers))
-    lonlat = shapely.orient_polygons(np.asarray(to_lonlat(geoms, crs), dtype=object))
-    parts, gidx = explode(lonlat)
-    rings, pidx = shapely.get_rings(parts, return_index=True)
-    xy, ridx = shapely.get_coordinates(rings, return_index=True)
-    if not len(xy):
-        return out
-    lon, lat = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
-    bounds = np.r_[0, np.flatnonzero(np.diff(ridx)) + 1, len(ridx)]
-    ring_area = np.zeros(len(rings))
-    ring_of = ridx[bounds[:-1]]
-
-    def work(sl: slice) -> None:
-        for k in range(sl.start, sl.stop):
-            s, e = bounds[k], bounds[k + 1]
-            ring_area[ring_of[k]] = GEOD.polygon_area_perimeter(lon[s:e], lat[s:e])[0]
-
-    n = len(bounds) - 1
-    # chunks of whole rings with about equal numbers of vertices
-    cut = np.searchsorted(bounds[:-1], np.linspace(0, len(xy), workers * 4 + 1)[1:-1])
-    edges = np.unique(np.r_[0, cut, n])
-    chunks = [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
-    _map(work, chunks, workers)
-    per_part = np.bincount(pidx, weights=ring_area, minlength=len(parts))
-    return np.abs(np.bincount(gidx, weights=per_part, minlength=len(geoms)))
+    return geodesic_area(geoms, crs, workers=workers)
 
 
 def _tile_box(grid, tx, ty):

@@ -43,7 +43,7 @@ from pyproj import CRS, Proj
 from ecogis.crs import CGCS2000, CHINA_LONLAT, crs_label, gk_zone_of, metric_crs, transformer
 from ecogis.errors import EcogisWarning, GeometryError, InputError
 from ecogis.kinds import Kind
-from ecogis.overlay import geodesic_area_rings
+from ecogis.measure import geodesic_area
 from ecogis.rules import (
     SEVERITY,
     VERDICT_ZH,
@@ -112,7 +112,7 @@ def ellipsoidal_area(geoms, crs: CRS, threads: int = 1) -> np.ndarray:
 
     Pieces up to :data:`SCALE_METHOD_MAX_M` across: planar area divided by the projection's
     exact areal scale at the centroid (relative difference from the geodesic area < 1e-7);
-    larger pieces: the geodesic area itself (:func:`ecogis.overlay.geodesic_area_rings`).
+    larger pieces: the geodesic area itself (:func:`ecogis.measure.geodesic_area`).
     """
     geoms = np.asarray(geoms, dtype=object)
     out = shapely.area(geoms).astype(float)
@@ -126,7 +126,7 @@ def ellipsoidal_area(geoms, crs: CRS, threads: int = 1) -> np.ndarray:
         c = shapely.centroid(geoms[small])
         out[small] = out[small] / _areal_scale(crs, shapely.get_x(c), shapely.get_y(c))
     if len(large):
-        out[large] = geodesic_area_rings(geoms[large], crs, workers=threads)
+        out[large] = geodesic_area(geoms[large], crs, workers=threads)
     return out
 
 
