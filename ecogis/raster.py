@@ -45,12 +45,13 @@ import rasterio.shutil
 import rasterio.windows
 import shapely
 from affine import Affine
-from pyproj import CRS, Geod, Proj, Transformer
+from pyproj import CRS, Proj, Transformer
 from rasterio.io import MemoryFile
 
 from ecogis.crs import CGCS2000, CGCS2000_ELLIPSOID, check_crs, crs_label, gk_zone_of, to_crs
 from ecogis.data import check_keys, data_path, read_toml_cached
 from ecogis.errors import CRSError, DataFileError, InputError
+from ecogis.measure import GEOD as MEASURE_GEOD
 
 #: raster kinds a workspace accepts
 RASTER_KINDS = ("landcover", "dem")
@@ -59,7 +60,7 @@ A = CGCS2000_ELLIPSOID["a"]
 F = 1.0 / CGCS2000_ELLIPSOID["rf"]
 E2 = F * (2.0 - F)
 E = math.sqrt(E2)
-GEOD = Geod(a=A, rf=CGCS2000_ELLIPSOID["rf"])
+GEOD = MEASURE_GEOD  # the one CGCS2000 Geod of ecogis.measure
 
 #: 坡度分级 of 第三次全国国土调查 (TD/T 1055-2019): upper bounds in degrees, inclusive
 SLOPE_BREAKS = (2.0, 6.0, 15.0, 25.0)
