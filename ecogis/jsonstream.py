@@ -48,13 +48,19 @@ def _default(obj: Any) -> Any:
 
 
 def dumps(obj: Any) -> str:
-    """Return ``obj`` (JSON-plain or NumPy scalars) as one compact JSON text, CJK kept.
+    """Return ``obj`` as one compact JSON text, CJK kept; NaN and infinities become null.
 
-    Non-finite floats must already be None (``allow_nan=False`` raises rather than write
-    ``NaN``, which is not JSON).
+    The C encoder writes it directly; only an object holding a non-finite float (which JSON
+    cannot carry) takes the slower way through :func:`ecogis.report.plain`.
     """
-    return json.dumps(obj, ensure_ascii=False, separators=SEPARATORS, default=_default,
-                      allow_nan=False)
+    try:
+        return json.dumps(obj, ensure_ascii=False, separators=SEPARATORS, default=_default,
+                          allow_nan=False)
+    except ValueError:
+        from ecogis.report import plain
+
+        return json.dumps(plain(obj), ensure_ascii=False, separators=SEPARATORS,
+                          default=_default, allow_nan=False)
 
 
 def write_document(doc: Mapping[str, Any], out: IO[str] | None = None) -> None:

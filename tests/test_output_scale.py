@@ -59,8 +59,8 @@ def test_records_and_lines_make_nan_null():
     sink = io.StringIO()
     assert write_lines(got, sink) == 3
     assert [json.loads(line) for line in sink.getvalue().splitlines()] == got
-    with pytest.raises(ValueError):
-        dumps(float("inf"))
+    assert json.loads(dumps({"a": [float("inf"), np.float64("nan"), 1.0]})) == {
+        "a": [None, None, 1.0]}
 
 
 def test_overlaps_json_summary_by_default(run_cli, ws_path):
@@ -106,3 +106,82 @@ def test_conflicts_without_geometry_keep_areas_and_points(ws_path):
     inside = shapely.intersects(np.asarray(with_geom.geometry.values, dtype=object),
                                 shapely.buffer(pts, 1e-7))
     assert inside.all()
+
+
+# ------------------------------------------------------------------------- check, streamed
+from test_siting import GK, origin, workspace, world  # noqa: E402, F401  (fixtures)
+
+
+@pytest.fixture(scope="module")
+def batch(origin, tmp_path_factory):  # noqa: F811
+    """300 seeded sites across the siting test world: points with radii, boxes, corridors."""
+    import geopandas as gpd
+
+    rng = np.random.default_rng(5)
+    n = 300
+    x = origin[0] + rng.uniform(-6000, 6000, n)
+    y = origin[1] + rng.uniform(-1500, 5500, n)
+    kind = np.arange(n) % 3
+    geoms = np.where(kind == 0, shapely.points(x, y),
+                     np.where(kind == 1, shapely.box(x, y, x + rng.uniform(20, 400, n),
+                                                     y + rng.uniform(20, 400, n)),
+                              shapely.linestrings(np.stack([np.stack([x, y], 1),
+                                                            np.stack([x + 800, y + 90], 1)],
+                                                           1))))
+    cats = rng.choice(["industrial", "urban", "tourism", "infrastructure_national"], n)
+    gdf = gpd.GeoDataFrame({"id": [f"S{i}" for i in range(n)], "category": cats,
+                            "radius_m": np.where(kind == 0, 50.0, np.nan),
+                            "width_m": np.where(kind == 2, 20.0, np.nan)},
+                           geometry=geoms, crs=GK)
+    path = tmp_path_factory.mktemp("batch") / "sites.gpkg"
+    gdf.to_file(path)
+    return path, gdf
+
+
+def test_check_chunks_equal_one_batch(workspace, batch):  # noqa: F811
+    from ecogis.rules import load_rulebook
+    from ecogis.siting import SitingEngine
+    from ecogis.workspace import Workspace
+
+    ws = Workspace.open(workspace)
+    layers = {i.name: (i.kind, ws.read(i.name)) for i in ws.layers()}
+    engine = SitingEngine(layers, load_rulebook("anju"))
+    whole = engine.check(batch[1]).site_dicts(geometry=True)
+    parts = [d for r in engine.check_chunks(batch[1], chunk=37)
+             for d in r.site_dicts(geometry=True)]
+    assert parts == whole
+    assert {d["verdict"] for d in whole} >= {"forbidden", "allowed"}
+
+
+def test_check_jsonl_and_json_streamed(run_cli, workspace, batch, tmp_path):  # noqa: F811
+    path, gdf = batch
+    code, out, err = run_cli("check", workspace, path, "--format", "json")
+    assert code == 0, err
+    doc = json.loads(out)
+    code, lines, err = run_cli("check", workspace, path, "--format", "jsonl", "--chunk", "41")
+    assert code == 0, err
+    rows = [json.loads(line) for line in lines.splitlines()]
+    code, out2, _ = run_cli("check", workspace, path, "--format", "json", "--chunk", "13",
+                            "--geometry", "-o", tmp_path / "r.json")
+    doc2 = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert len(rows) == len(doc["sites"]) == len(gdf)
+    assert [r["id"] for r in rows] == list(gdf["id"])
+    assert rows == doc["sites"]  # the same records, without geometry by default
+    assert not any("geometry" in r for r in rows)
+    assert [{k: v for k, v in s.items() if k != "geometry"} for s in doc2["sites"]] == rows
+    for key in ("workspace", "sites_file", "verdict", "counts", "unit", "method",
+                "distance_crs", "crs", "rulebook", "layers", "not_evaluated", "farmland_m2",
+                "compensation_m2", "sites", "warnings"):
+        assert key in doc and key in doc2
+    verdicts = [r["verdict"] for r in rows]
+    assert doc["counts"] == {v: verdicts.count(v) for v in doc["counts"]} == doc2["counts"]
+    assert doc["farmland_m2"] == approx(sum(r["farmland_m2"] for r in rows), rel=1e-12)
+    assert doc["verdict"] == "forbidden"
+    # --geometry echoes the site as given, in lon/lat
+    want = gdf.to_crs(4490).geometry.values
+    got = [shapely.from_geojson(json.dumps(s["geometry"])) for s in doc2["sites"]]
+    assert max(shapely.hausdorff_distance(g, w) for g, w in zip(got, want, strict=True)) < 1e-8
+    assert [g.geom_type for g in got] == [w.geom_type for w in want]
+    code, _, _ = run_cli("check", workspace, path, "--format", "jsonl", "--fail-on",
+                         "forbidden")
+    assert code == 1
