@@ -62,7 +62,7 @@ def _requested(argv: list[str] | None) -> str | None:
         if not a.startswith("-"):
             return a
         if a in ("-h", "--help", "--version"):
-            return None
+            return None  # (-q/--quiet come before the command and are skipped)
     return None
 
 
@@ -78,6 +78,9 @@ def build_parser(argv: list[str] | None = None, *, load_all: bool = False) -> ar
         description="ecogis: 三区三线 control lines — areas, conflicts, siting, change, maps.",
     )
     parser.add_argument("--version", action="version", version=f"ecogis {__version__}")
+    parser.add_argument("--quiet", "-q", action="store_true",
+                        help="no progress bars on stderr (also ECOGIS_QUIET=1; bars are only "
+                        "drawn on a terminal anyway)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     import ecogis.commands as commands
 
@@ -115,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_BAD_INPUT
     debug = bool(os.environ.get("ECOGIS_DEBUG"))
+    if getattr(args, "quiet", False):
+        from ecogis.progress import set_quiet
+
+        set_quiet()
     warnings.showwarning = _show_warning
     try:
         code = args.func(args)

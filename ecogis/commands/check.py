@@ -173,14 +173,21 @@ def _stream(args, engine, sites_gdf, sites_file, caught, region_note) -> int:
     def sites():
         import itertools
 
-        for res in itertools.chain([first], chunks):
-            for k, v in res.counts().items():
-                counts[k] += v
-            totals["farmland_m2"] += float(sum(x.farmland_m2 for x in res.sites))
-            totals["compensation_m2"] += float(sum(x.compensation_m2 for x in res.sites))
-            for n in res.not_evaluated:
-                not_evaluated.setdefault(n["rule"], n)
-            yield from res.site_dicts(geometry=geometry)
+        from ecogis.progress import bar
+
+        with bar(len(sites_gdf), desc="checking sites", unit="site") as progress:
+            for res in itertools.chain([first], chunks):
+                progress.update(len(res.sites))
+                yield from _tally(res)
+
+    def _tally(res):
+        for k, v in res.counts().items():
+            counts[k] += v
+        totals["farmland_m2"] += float(sum(x.farmland_m2 for x in res.sites))
+        totals["compensation_m2"] += float(sum(x.compensation_m2 for x in res.sites))
+        for n in res.not_evaluated:
+            not_evaluated.setdefault(n["rule"], n)
+        return res.site_dicts(geometry=geometry)
 
     with contextlib.ExitStack() as stack:
         out = (stack.enter_context(open(args.output, "w", encoding="utf-8")) if args.output

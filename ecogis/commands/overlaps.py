@@ -14,6 +14,7 @@ from ecogis.errors import InputError
 from ecogis.jsonstream import Stream, records, write_document
 from ecogis.measure import METHODS
 from ecogis.overlay import CONFLICT_COLUMNS, OverlapAnalysis, write_gpkg
+from ecogis.progress import bar
 from ecogis.report import add_format_argument, emit, format_csv, format_table, plain
 from ecogis.units import AREA_UNITS, area_unit
 from ecogis.workspace import load_target
@@ -77,22 +78,23 @@ def run(args) -> int:
             layers = [lyr for lyr in all_layers if lyr.kind.id != "admin"]
         an = OverlapAnalysis(layers, args.method, workers=args.workers)
         names = [lyr.name for lyr in an.layers]
-        matrix = an.matrix(unit, raw=args.raw)
-        summary, polys = an.conflicts(rules, unit, geometry=bool(args.out))
-        zone_name = None
-        by_matrix, by_rules = [], []
-        if args.by:
-            zones, field = zone_layer(all_layers, args.by)
-            zone_name = zones.name
-            an.set_zones(zones, field)
-            by_matrix = an.matrix_by_zone(unit, names=[n for n in names if n != zone_name])
-            by_rules = an.conflicts_by_zone(summary, unit)
-            if len(polys):
-                polys["zone"] = an.zone_of(polys["lon"].to_numpy(), polys["lat"].to_numpy())
-        polys = polys.sort_values("area_m2", ascending=False, kind="stable")
-        if args.out:
-            write_gpkg(args.out, {"conflicts": polys})
+        steps = 2 + bool(args.by) + bool(args.out)
+        with bar(steps, desc="overlaps: dissolves and matrix", unit="step") as progress:
+            matrix = an.matrix(unit, raw=args.raw)
+            progress.update()
+            progress.set_description("overlaps: conflicts")
+            summary, polys = an.conflicts(rules, unit, geometry=bool(args.out))
+            progress.update()
+            progress.set_description("overlaps: per zone")
+            by = _by_zone(args, an, all_layers, names, summary, polys, unit)
+            progress.update(bool(args.by))
+            progress.set_description("overlaps: writing")
+            polys, zone_name, by_matrix, by_rules = by
+            polys = polys.sort_values("area_m2", ascending=False, kind="stable")
+            if args.out:
+                write_gpkg(args.out, {"conflicts": polys})
     notes = [str(w.message) for w in caught]
+
     rank = {s.id: s.rank for s in rules.severities.values()}
     failed = bool(args.fail_on) and any(
         r.conflicts and rank.get(r.severity, 0) >= rank.get(args.fail_on, 0) for r in summary)
@@ -188,6 +190,21 @@ def run(args) -> int:
     for n in notes:
         emit(f"warning: {n}")
     return 1 if failed else 0
+
+
+def _by_zone(args, an, all_layers, names, summary, polys, unit):
+    """``--by``: the matrix and conflict areas per zone, and each conflict's zone."""
+    zone_name = None
+    by_matrix, by_rules = [], []
+    if args.by:
+        zones, field = zone_layer(all_layers, args.by)
+        zone_name = zones.name
+        an.set_zones(zones, field)
+        by_matrix = an.matrix_by_zone(unit, names=[n for n in names if n != zone_name])
+        by_rules = an.conflicts_by_zone(summary, unit)
+        if len(polys):
+            polys["zone"] = an.zone_of(polys["lon"].to_numpy(), polys["lat"].to_numpy())
+    return polys, zone_name, by_matrix, by_rules
 
 
 def _feature(layer: str, fid, name) -> str:
