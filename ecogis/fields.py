@@ -157,15 +157,15 @@ def feature_labels(gdf: pd.DataFrame, roles: Sequence[str] = LABEL_ROLES) -> np.
 
     ``gdf`` carries role columns (a layer read from a workspace, or :func:`apply_roles`).
     """
-    n = len(gdf)
-    out = np.full(n, None, dtype=object)
+    out = np.full(len(gdf), None, dtype=object)
     for role in roles:
         if role not in gdf.columns:
             continue
-        vals = gdf[role].to_numpy(dtype=object)
-        todo = np.flatnonzero(pd.isna(out) if n else np.zeros(0, dtype=bool))
-        for i in todo:
-            out[i] = _text(vals[i])
+        todo = np.flatnonzero(pd.isna(out))
+        if len(todo) == 0:
+            break
+        vals = gdf[role].to_numpy(dtype=object)[todo]
+        out[todo] = [_text(v) for v in vals]
     return out
 
 

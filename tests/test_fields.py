@@ -147,3 +147,61 @@ def test_check_hits_named_by_name_or_bsm(run_cli, tmp_path):
     assert sorted(hits["farmland"]["names"]) == ["5109030001", "5109030002"]
     code, out, _ = run_cli("check", ws, "--wkt", site, "--category", "urban")
     assert "涪江红线" in out and "5109030001" in out
+
+
+def _two_layers(tmp_path):
+    """A redline named by 名称 and a farmland layer named only by BSM (GBK shapefile)."""
+    red = tmp_path / "red.gpkg"
+    gpd.GeoDataFrame({"红线名称": ["涪江红线"], "BSM": [7]},
+                     geometry=[shapely.box(105.44, 30.33, 105.45, 30.35)], crs=4490).to_file(red)
+    _write(tmp_path, {"BSM": [5109030001, 5109030002], "ZLDWMC": ["安居镇", "安居镇"]},
+           "farm.shp", geoms=[shapely.box(105.445, 30.33, 105.455, 30.34),
+                              shapely.box(105.445, 30.34, 105.455, 30.35)])
+    ws = tmp_path / "ws.gpkg"
+    assert run_import(ws, "redline", red) and run_import(ws, "farmland", tmp_path / "farm.shp")
+    return ws
+
+
+def run_import(ws, kind, src) -> bool:
+    from ecogis.workspace import Workspace
+
+    Workspace.open(ws, create=True).import_file(kind, src)
+    return True
+
+
+def test_overlaps_out_names_both_sides(run_cli, tmp_path):
+    ws = _two_layers(tmp_path)
+    code, out, err = run_cli("overlaps", ws, "--out", tmp_path / "c.gpkg", "--format", "json")
+    assert code == 0, err
+    rows = [c for c in json.loads(out)["conflicts"] if {c["a_layer"], c["b_layer"]} ==
+            {"redline", "farmland"}]
+    assert len(rows) == 2
+    polys = gpd.read_file(tmp_path / "c.gpkg", layer="conflicts")
+    for df in (polys, gpd.GeoDataFrame(rows)):
+        names = set(df["a_name"]) | set(df["b_name"])
+        assert "涪江红线" in names and {"5109030001", "5109030002"} <= names
+        bsm = set(df["a_bsm"].astype(str)) | set(df["b_bsm"].astype(str))
+        assert {"7", "5109030001"} <= bsm
+
+
+def test_diff_out_names_lost_and_gained(run_cli, tmp_path):
+    before = tmp_path / "before.gpkg"
+    after = tmp_path / "after.gpkg"
+    gpd.GeoDataFrame({"标识码": [101, 102], "保护图斑编号": ["T1", "T2"]},
+                     geometry=[shapely.box(105.44, 30.33, 105.45, 30.34),
+                               shapely.box(105.45, 30.33, 105.46, 30.34)],
+                     crs=4490).to_file(before)
+    gpd.GeoDataFrame({"标识码": [101, 203], "保护图斑编号": ["T1", "T3"]},
+                     geometry=[shapely.box(105.44, 30.33, 105.45, 30.34),
+                               shapely.box(105.44, 30.34, 105.45, 30.345)],
+                     crs=4490).to_file(after)
+    ws1, ws2 = tmp_path / "b.gpkg", tmp_path / "a.gpkg"
+    run_import(ws1, "farmland", before)
+    run_import(ws2, "farmland", after)
+    code, out, err = run_cli("diff", f"{ws1}:farmland", f"{ws2}:farmland", "--out",
+                             tmp_path / "d.gpkg", "--format", "json")
+    assert code in (0, 1), err
+    lost = gpd.read_file(tmp_path / "d.gpkg", layer="lost")
+    gained = gpd.read_file(tmp_path / "d.gpkg", layer="gained")
+    assert list(lost["bsm"]) == ["102"] and list(lost["names"]) == ["102"]
+    assert list(gained["bsm"]) == ["203"]
