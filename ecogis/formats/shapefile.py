@@ -1,0 +1,289 @@
+"""Shapefiles checked byte by byte before GDAL reads them: sidecars, record counts, rings, text.
+
+GDAL reads a damaged shapefile without complaint: a truncated ``.shp`` gives null geometries, a
+``.dbf`` with fewer records than the ``.shp`` loses shapes, unclosed rings are closed and a
+counter-clockwise "hole" outside every outer ring becomes an extra polygon. This module walks
+the ``.shp`` records itself (the ESRI Shapefile Technical Description, 1998) and turns every
+discrepancy into an :class:`~ecogis.errors.InputError` naming the fix, or a reported repair:
+
+- ``.shp`` truncated mid-record, ``.dbf`` record count different from the ``.shp``, ``.dbf``
+  shorter than its header says, no ``.dbf``: errors;
+- ``.shx`` missing or not matching the ``.shp``: rebuilt from the ``.shp`` (reported);
+- a polygon ring whose last point is not its first: closed (reported, with the feature ids);
+- a hole (counter-clockwise ring) outside every outer ring of its record: error.
+
+Sidecars are found whatever their case (``REDLINE.SHP`` + ``REDLINE.DBF``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import shapely
+
+from ecogis.errors import EncodingError, GeometryError, InputError
+
+_POLYGON_TYPES = {5, 15, 25}
+_SIDE = (".shp", ".shx", ".dbf", ".prj", ".cpg", ".qix", ".sbn", ".sbx")
+
+
+def sidecar(shp: Path, ext: str) -> Path | None:
+    """Return the sidecar ``ext`` (``.dbf``) of ``shp`` in any letter case, or None."""
+    for cand in (shp.with_suffix(ext), shp.with_suffix(ext.upper()), shp.with_suffix(ext.lower())):
+        if cand.exists():
+            return cand
+    stem = shp.stem.lower()
+    try:
+        for f in shp.parent.iterdir():
+            if f.stem.lower() == stem and f.suffix.lower() == ext.lower():
+                return f
+    except OSError:
+        return None
+    return None
+
+
+@dataclass
+class ShpWalk:
+    """What the ``.shp`` holds: record offsets/lengths (bytes), shape type and ring findings."""
+
+    shape_type: int
+    offsets: list[int] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
+    unclosed: list[int] = field(default_factory=list)  # 1-based record numbers
+
+
+def walk_shp(shp: Path) -> ShpWalk:
+    """Walk the records of a ``.shp``; raise :class:`InputError` when it is truncated."""
+    data = shp.read_bytes()
+    if len(data) < 100 or struct.unpack(">i", data[:4])[0] != 9994:
+        raise InputError("not a shapefile (.shp header missing or wrong)", file=str(shp),
+                         fix="re-export the shapefile")
+    declared = struct.unpack(">i", data[24:28])[0] * 2
+    stype = struct.unpack("<i", data[32:36])[0]
+    w = ShpWalk(stype)
+    off = 100
+    n = 0
+    while off < len(data):
+        if off + 8 > len(data):
+            raise InputError(f"the .shp is truncated: {len(data) - off} stray bytes after record "
+                             f"{n}", file=str(shp), fix="copy or export the shapefile again: "
+                             "the .shp is incomplete")
+        _num, clen = struct.unpack(">ii", data[off:off + 8])
+        end = off + 8 + clen * 2
+        if clen < 2 or end > len(data):
+            raise InputError(
+                f"the .shp is truncated: record {n + 1} needs {clen * 2} bytes at byte {off + 8} "
+                f"but the file ends at {len(data)} (header says {declared})", file=str(shp),
+                fix="copy or export the shapefile again: the .shp is incomplete")
+        n += 1
+        w.offsets.append(off)
+        w.lengths.append(clen * 2)
+        rtype = struct.unpack("<i", data[off + 8:off + 12])[0]
+        if rtype in _POLYGON_TYPES:
+            _check_polygon(data, off + 8, clen * 2, n, w, shp)
+        off = end
+    if declared != len(data) and declared > len(data):
+        raise InputError(f"the .shp is truncated: its header says {declared} bytes, the file has "
+                         f"{len(data)}", file=str(shp), fix="copy or export the shapefile again")
+    return w
+
+
+def _check_polygon(data: bytes, start: int, length: int, rec: int, w: ShpWalk, shp: Path) -> None:
+    nparts, npts = struct.unpack("<ii", data[start + 36:start + 44])
+    if nparts <= 0 or npts <= 0 or 44 + 4 * nparts + 16 * npts > length:
+        raise InputError(f"record {rec}: polygon with {nparts} parts and {npts} points does not "
+                         "fit its record", file=str(shp), fix="export the shapefile again")
+    parts = np.frombuffer(data, "<i4", nparts, start + 44).astype(np.int64)
+    xy = np.frombuffer(data, "<f8", 2 * npts, start + 44 + 4 * nparts).reshape(npts, 2)
+    bounds = np.append(parts, npts)
+    rings = []
+    for i in range(nparts):
+        r = xy[bounds[i]:bounds[i + 1]]
+        if len(r) == 0:
+            continue
+        if not np.array_equal(r[0], r[-1]):
+            if rec not in w.unclosed:
+                w.unclosed.append(rec)
+            r = np.vstack([r, r[:1]])
+        rings.append(r)
+    if len(rings) < 2 or not np.isfinite(xy).all():
+        return
+    # shapefile rings: outer clockwise (negative shoelace area), holes counter-clockwise
+    signed = [0.5 * float(np.sum(r[:-1, 0] * r[1:, 1] - r[1:, 0] * r[:-1, 1])) for r in rings]
+    outers = [shapely.Polygon(r) for r, a in zip(rings, signed, strict=True) if a < 0 and len(r) >= 4]
+    for k, (r, a) in enumerate(zip(rings, signed, strict=True), start=1):
+        if a <= 0 or len(r) < 4 or not outers:
+            continue
+        hole = shapely.Polygon(r)
+        if not any(o.intersects(hole) for o in outers):
+            raise GeometryError(
+                f"ring {k} is wound counter-clockwise (a hole, by the shapefile spec) but lies "
+                "outside every outer ring of the feature; read as is it would become an extra "
+                f"polygon of {abs(a):.1f} (CRS units²)", file=str(shp), feature=rec - 1,
+                fix="correct the ring in the source: reverse it to make it a polygon of its "
+                "own, or move it inside its outer ring")
+
+
+def dbf_header(dbf: Path) -> tuple[int, int, int, int, list[tuple[bytes, str, int, int]]]:
+    """Return ``(records, header_len, record_len, ldid, fields)`` of a ``.dbf``.
+
+    ``fields`` are ``(raw_name, type, offset, length)``; the name bytes are undecoded.
+    """
+    with open(dbf, "rb") as fh:
+        head = fh.read(32)
+        if len(head) < 32:
+            raise InputError("the .dbf is empty or truncated", file=str(dbf),
+                             fix="copy or export the shapefile again")
+        nrec, hlen, rlen = struct.unpack("<IHH", head[4:12])
+        ldid = head[29]
+        fields = []
+        offset = 1
+        while True:
+            desc = fh.read(32)
+            if len(desc) < 32 or desc[0] == 0x0D:
+                break
+            name = desc[:11].split(b"\x00", 1)[0]
+            fields.append((name, chr(desc[11]), offset, desc[16]))
+            offset += desc[16]
+    return nrec, hlen, rlen, ldid, fields
+
+
+def dbf_text(dbf: Path) -> list[tuple[bytes, bool]]:
+    """Return the distinct non-ASCII text of a ``.dbf``: field names and every C value.
+
+    Each item is ``(raw bytes, fills its field)``; the whole file is read (vectorised).
+    """
+    nrec, hlen, rlen, _ldid, fields = dbf_header(dbf)
+    out: dict[tuple[bytes, bool], None] = {}
+    for name, _t, _o, _l in fields:
+        if any(b >= 0x80 for b in name):
+            out[(name, len(name) >= 10)] = None
+    cfields = [(o, ln) for _n, t, o, ln in fields if t in "CM" and t == "C"]
+    if not cfields or rlen == 0:
+        return list(out)
+    size = os.path.getsize(dbf)
+    avail = max(0, (size - hlen) // rlen)
+    n = min(nrec, avail)
+    if n == 0:
+        return list(out)
+    mm = np.memmap(dbf, dtype=np.uint8, mode="r", offset=hlen, shape=(n, rlen))
+    for o, ln in cfields:
+        col = np.ascontiguousarray(mm[:, o:o + ln])
+        high = (col >= 0x80).any(axis=1)
+        if not high.any():
+            continue
+        for row in np.unique(col[high], axis=0):
+            raw = row.tobytes().rstrip(b" \x00")
+            out[(raw, len(raw) == ln)] = None
+    del mm
+    return list(out)
+
+
+def check_counts(shp: Path, walk: ShpWalk) -> tuple[Path, list[str]]:
+    """Check ``.shx`` and ``.dbf`` against the walked ``.shp``.
+
+    Returns the path to read (a temporary copy with a rebuilt ``.shx`` when needed) and the
+    repair notes. Raises :class:`InputError` for a missing or inconsistent ``.dbf``.
+    """
+    notes: list[str] = []
+    n = len(walk.offsets)
+    dbf = sidecar(shp, ".dbf")
+    if dbf is None:
+        raise InputError("no .dbf beside the .shp (the attribute table is missing)",
+                         file=str(shp), fix=f"copy {shp.stem}.dbf from the same export next to "
+                         "the .shp")
+    nrec, hlen, rlen, _ldid, _fields = dbf_header(dbf)
+    size = os.path.getsize(dbf)
+    avail = (size - hlen) // rlen if rlen else 0
+    if avail < nrec:
+        raise InputError(f"the .dbf is truncated: its header says {nrec} records, the file holds "
+                         f"{avail}", file=str(dbf), fix="copy or export the shapefile again")
+    if nrec != n:
+        raise InputError(
+            f"the .dbf has {nrec} records but the .shp has {n} shapes"
+            + (f": shapes {nrec + 1}..{n} have no attributes" if nrec < n else
+               f": records {n + 1}..{nrec} have no shape"), file=str(shp),
+            fix="use the .shp, .shx and .dbf of one export (copy all three again)")
+    shx = sidecar(shp, ".shx")
+    rebuild = None
+    if shx is None:
+        rebuild = "no .shx"
+    else:
+        data = shx.read_bytes()
+        entries = (len(data) - 100) // 8
+        if entries != n:
+            rebuild = f"the .shx lists {entries} records, the .shp holds {n}"
+        else:
+            idx = np.frombuffer(data, ">i4", 2 * n, 100).reshape(n, 2).astype(np.int64) * 2
+            if not (np.array_equal(idx[:, 0], walk.offsets)
+                    and np.array_equal(idx[:, 1], walk.lengths)):
+                bad = int(np.flatnonzero((idx[:, 0] != walk.offsets)
+                                         | (idx[:, 1] != walk.lengths))[0]) + 1
+                rebuild = f"the .shx does not match the .shp from record {bad}"
+    if rebuild is None:
+        return shp, notes
+    tmp = Path(tempfile.mkdtemp(prefix="ecogis-shx-"))
+    for ext in _SIDE:
+        f = sidecar(shp, ext)
+        if f is not None and ext != ".shx":
+            target = tmp / f"{shp.stem}{ext}"
+            try:
+                os.symlink(f.resolve(), target)
+            except OSError:
+                shutil.copyfile(f, target)
+    head = bytearray(shp.read_bytes()[:100])
+    head[24:28] = struct.pack(">i", 50 + 4 * n)
+    body = b"".join(struct.pack(">ii", o // 2, ln // 2)
+                    for o, ln in zip(walk.offsets, walk.lengths, strict=True))
+    (tmp / f"{shp.stem}.shx").write_bytes(bytes(head) + body)
+    notes.append(f"{rebuild}: index rebuilt from the .shp ({n} records)")
+    return tmp / f"{shp.stem}.shp", notes
+
+
+def redecode_frame(df, codec: str, *, file: str, widths: dict[str, int] | None = None):
+    """Re-decode a frame read as Latin-1 (bytes as characters) with ``codec``, names too.
+
+    ``widths`` maps the (Latin-1) column names to their ``.dbf`` field widths, so a value that
+    fills its field may end in a character cut by the writer. Returns ``(frame, cut)``: ``cut``
+    lists ``(feature, field)`` of the values cut mid-character (the partial character dropped).
+    """
+    from ecogis.formats.encoding import decode_value
+
+    widths = widths or {}
+    cut: list[tuple[object, str]] = []
+    geom = df.geometry.name if hasattr(df, "geometry") else None
+
+    def fix_text(s: str, full_len: int | None, where) -> str:
+        raw = s.encode("latin-1")
+        try:
+            t, c = decode_value(raw, codec, full=full_len is not None and len(raw) >= full_len)
+        except UnicodeDecodeError as exc:
+            raise EncodingError(f"{where}: text is not valid {codec} ({exc.reason} at byte "
+                                f"{exc.start})", file=file,
+                                fix="pass the right --encoding (gbk, big5, utf-8 ...)") from None
+        if c:
+            cut.append(where)
+        return t
+
+    df = df.copy()
+    for col in df.columns:
+        if col == geom or not (df[col].dtype == object or str(df[col].dtype).startswith("str")):
+            continue
+        vals = df[col].astype(object)
+        mask = vals.map(lambda v: isinstance(v, str) and not v.isascii()).astype(bool)
+        if not mask.any():
+            continue
+        uniq: dict[str, str] = {}
+        for fid, v in vals[mask].items():
+            if v not in uniq:
+                uniq[v] = fix_text(v, widths.get(col), (fid, col))
+        df[col] = vals.where(~mask, vals.map(lambda v: uniq.get(v, v)))
+    renames = {col: fix_text(col, 10, ("field name", col)) for col in df.columns
+               if col != geom and isinstance(col, str) and not col.isascii()}
+    return (df.rename(columns=renames) if renames else df), cut
