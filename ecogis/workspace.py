@@ -445,18 +445,22 @@ class Workspace:
         crs=None,
         encoding: str | None = None,
         layer: str | None = None,
+        towgs84: str | None = None,
     ) -> ImportReport:
         """Read a data file with :func:`ecogis.io.read_vector` and store it as a layer."""
         from ecogis.io import read_vector
 
         k = load_kinds()[kind]
-        gdf, rep = read_vector(path, layer, crs=crs, encoding=encoding, kind=k)
+        gdf, rep = read_vector(path, layer, crs=crs, encoding=encoding, kind=k, towgs84=towgs84)
+        extra = {"renamed_fields": rep.renamed_fields} if rep.renamed_fields else {}
+        if rep.provenance:
+            extra["provenance"] = rep.provenance
         lname = name or k.id
         replaced = self.write(
             lname, gdf, k.id, source=Path(rep.source).name, source_layer=rep.layer,
             sha256=rep.sha256, crs_source=rep.crs_source, encoding=rep.encoding,
             encoding_source=rep.encoding_source, repairs=rep.repairs.as_dict(),
-            extra={"renamed_fields": rep.renamed_fields} if rep.renamed_fields else None,
+            extra=extra or None,
         )
         return ImportReport(workspace=str(self.path), name=lname, kind=k.id, replaced=replaced,
                             read=rep)

@@ -199,6 +199,10 @@ def _gdal(src: Path | str, layer: str | None, *, file: str, driver_hint: str | N
         raise InputError(f"cannot read: {exc}", file=file, layer=layer,
                          fix="check the file with ogrinfo; re-export it") from None
     gdf.index.name = "fid"
+    if gdf.crs is not None:
+        from ecogis.formats.datum import identify
+
+        gdf = gdf.set_crs(identify(gdf.crs), allow_override=True)
     return RawRead(gdf, layer, info.get("driver", driver_hint or ""), "")
 
 
@@ -348,10 +352,31 @@ def _mapinfo(p: Path, layer: str | None, *, encoding: str | None, file: str) -> 
                                 fix="pass --encoding with the file's code page (e.g. gbk)")
         codec = det.codec
         how = f"{label(codec)} detected from the attribute bytes"
-    raw = _gdal(p, layer, file=file, read_kw={"encoding": "ISO-8859-1"})
-    raw.gdf, cut = redecode_frame(raw.gdf, codec, file=file)
+    charset = _tab_charset(p)
+    if charset and charset.lower() != "neutral" and not encoding:
+        # GDAL recodes a declared !charset to UTF-8 itself; the bytes must agree with it
+        raw = _gdal(p, layer, file=file)
+        how = f"TAB !charset {charset}" + (f" (bytes: {how})" if values else "")
+        codec = {"windowssimpchinese": "gbk", "windowstradchinese": "big5",
+                 "windowscyrillic": "cp1251", "windowslatin1": "latin-1",
+                 "utf-8": "utf-8", "utf8": "utf-8"}.get(charset.lower(), codec)
+    else:
+        raw = _gdal(p, layer, file=file, read_kw={"encoding": "ISO-8859-1"})
+        raw.gdf, _cut = redecode_frame(raw.gdf, codec, file=file)
     raw.sha256, raw.encoding, raw.encoding_source = sha256_of(p), codec, how
     return raw
+
+
+def _tab_charset(p: Path) -> str | None:
+    """Return the ``!charset`` of a MapInfo ``.tab`` (or ``Charset`` of a ``.mif``), or None."""
+    try:
+        head = p.read_bytes()[:2048].decode("latin-1")
+    except OSError:
+        return None
+    import re
+
+    m = re.search(r'^\s*!?charset\s+"?([\w-]+)"?', head, re.I | re.M)
+    return m.group(1) if m else None
 
 
 def _zip(p: Path, layer: str | None, *, encoding: str | None, file: str) -> RawRead:

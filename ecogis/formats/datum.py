@@ -127,3 +127,40 @@ def _apply(tr, xy):
 
     x, y = tr.transform(xy[:, 0], xy[:, 1])
     return np.column_stack([x, y])
+
+
+def identify(crs: CRS) -> CRS:
+    """Return the EPSG CRS equal to ``crs`` when there is one (MapInfo and ESRI WKT lose codes).
+
+    A Gauss-Krüger CRS without a code on the GRS80/CGCS2000 ellipsoid becomes its CGCS2000 GK
+    zone (matched by central meridian and false easting); WGS 84 counts as CGCS2000 (MapInfo
+    has no CGCS2000 datum and writes WGS 84: the ellipsoids differ by 0.1 mm on the axis).
+    """
+    from ecogis.crs import gk_zone
+
+    try:
+        if crs.to_epsg() is not None:
+            return crs
+        code = crs.to_epsg(min_confidence=70)
+        if code is not None:
+            return CRS.from_epsg(code)
+        if legacy_datum(crs) is None and crs.is_projected:
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                p = crs.to_dict()
+            ell = crs.ellipsoid
+            if p.get("proj") == "tmerc" and float(p.get("k", p.get("k_0", 1))) == 1.0 \
+                    and ell is not None and abs(ell.semi_major_metre - 6378137.0) < 1e-3 \
+                    and abs(ell.inverse_flattening - 298.257222101) < 1e-5 \
+                    and float(p.get("lat_0", 0)) == 0 and float(p.get("y_0", 0)) == 0:
+                fe = float(p.get("x_0", 500000))
+                prefixed = fe > 1_000_000
+                width = (6 if int(fe // 1_000_000) <= 23 else 3) if prefixed else 3
+                z = gk_zone(float(p.get("lon_0", 0)), width=width, prefixed=prefixed)
+                if z.false_easting == fe:
+                    return z.crs
+    except Exception:
+        return crs
+    return crs

@@ -283,7 +283,7 @@ def redecode_frame(df, codec: str, *, file: str, widths: dict[str, int] | None =
         for fid, v in vals[mask].items():
             if v not in uniq:
                 uniq[v] = fix_text(v, widths.get(col), (fid, col))
-        df[col] = vals.where(~mask, vals.map(lambda v: uniq.get(v, v)))
+        df[col] = vals.where(~mask, vals.map(lambda v, u=uniq: u.get(v, v)))
     renames = {col: fix_text(col, 10, ("field name", col)) for col in df.columns
                if col != geom and isinstance(col, str) and not col.isascii()}
     return (df.rename(columns=renames) if renames else df), cut

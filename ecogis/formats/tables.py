@@ -270,3 +270,33 @@ def read_coordinate_table(path: Path, *, encoding: str | None = None, layer: str
     gdf, notes = frame_to_geodataframe(df, file=str(path), header_row=info.get("header_row", 1))
     info["notes"] = notes
     return gdf, info
+
+
+_LENGTH = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*(米|m|M|公尺|meters?|metres?|km|KM|公里|千米)?\s*$")
+_UNIT_M = {None: 1.0, "米": 1.0, "m": 1.0, "M": 1.0, "公尺": 1.0, "meter": 1.0, "meters": 1.0,
+           "metre": 1.0, "metres": 1.0, "km": 1000.0, "KM": 1000.0, "公里": 1000.0, "千米": 1000.0}
+
+
+def lengths_m(values, what: str, ids, file: str | None) -> np.ndarray:
+    """Return lengths in metres from numbers or text such as ``50``, ``50米``, ``0.05 km``.
+
+    Empty cells are NaN; anything else that is not a length raises
+    :class:`~ecogis.errors.InputError` naming the feature (never silently ignored).
+    """
+    out = np.full(len(values), np.nan)
+    for i, v in enumerate(values):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            continue
+        if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
+            out[i] = float(v)
+            continue
+        s = str(v).strip().translate(str.maketrans("０１２３４５６７８９．", "0123456789."))
+        if s == "":
+            continue
+        m = _LENGTH.match(s)
+        if not m:
+            raise InputError(f"{what} {v!r} is not a length in metres", file=file,
+                             feature=ids[i], fix=f"write {what} as a number of metres, e.g. 50 "
+                             "(50米 and 0.05km are understood too)")
+        out[i] = float(m.group(1)) * _UNIT_M[m.group(2)]
+    return out
