@@ -346,7 +346,7 @@ def read_vector(
     if legacy is not None:
         if towgs84 is None:
             datums.refuse(declared, legacy, **where)
-        params = towgs84 if isinstance(towgs84, list) else datums.parse_towgs84(str(towgs84))
+        params = towgs84 if isinstance(towgs84, list) else datums.parse_towgs84(str(towgs84), **where)
         gdf = gdf.set_crs(declared, allow_override=True)
         gdf, declared, provenance = datums.transform(gdf, declared, params)
         how += f"; {legacy} -> {crs_label(declared)} by --towgs84 {','.join(f'{v:g}' for v in params)}"

@@ -305,6 +305,8 @@ def shapefile_encoding(p: Path, declared: str | None, *, file: str) -> tuple[str
             f"cannot tell the attribute text encoding: the candidates are {det.describe()}",
             file=str(dbf), fix="pass --encoding with the file's code page (e.g. gbk, big5)")
     how = f"{label(det.codec)} detected from {len(values)} distinct text value(s) and field names"
+    if det.prior:
+        how += " (Big5 equally plausible: GBK preferred; pass --encoding big5 if wrong)"
     if ldid in _LDID:
         how += f"; .dbf language driver 0x{ldid:02X}"
     return det.codec, how + " (no .cpg)", None

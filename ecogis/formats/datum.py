@@ -43,7 +43,7 @@ def legacy_datum(crs: CRS | None) -> str | None:
     return None
 
 
-def parse_towgs84(text: str) -> list[float]:
+def parse_towgs84(text: str, *, file: str | None = None, layer: str | None = None) -> list[float]:
     """Parse ``dx,dy,dz,rx,ry,rz,ds`` (3 or 7 numbers) with plausibility limits."""
     parts = [p for p in re.split(r"[,\s，]+", text.strip()) if p]
     try:
@@ -51,14 +51,14 @@ def parse_towgs84(text: str) -> list[float]:
     except ValueError:
         vals = []
     if len(vals) not in (3, 7):
-        raise CRSError(f"--towgs84 {text!r} is not 3 or 7 numbers",
+        raise CRSError(f"--towgs84 {text!r} is not 3 or 7 numbers", file=file, layer=layer,
                        fix="write --towgs84 dx,dy,dz,rx,ry,rz,ds (m, arc-seconds, ppm)")
     if len(vals) == 3:
         vals += [0.0, 0.0, 0.0, 0.0]
     if any(abs(v) > 2000 for v in vals[:3]) or any(abs(v) > 60 for v in vals[3:6]) \
             or abs(vals[6]) > 100:
         raise CRSError(f"--towgs84 {text!r} is implausible for a Chinese datum (shifts ≤ 2 km, "
-                       "rotations ≤ 60″, scale ≤ 100 ppm)",
+                       "rotations ≤ 60″, scale ≤ 100 ppm)", file=file, layer=layer,
                        fix="check the units: metres, arc-seconds, parts per million")
     return vals
 

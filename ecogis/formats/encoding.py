@@ -13,7 +13,9 @@ wrong), and GDAL decodes with whatever it is told, silently. ecogis decides from
    cp1251, isolated accented letters for Latin-1). UTF-8 that decodes is taken (random legacy
    bytes are essentially never valid UTF-8) unless its characters are implausible;
 4. choose the best only when it is plausible (>= 0.8) and clearly ahead (by 0.25); otherwise
-   refuse with the candidates and the ``--encoding`` fix.
+   refuse with the candidates and the ``--encoding`` fix. One exception: when GBK and Big5 are
+   both plausible and GBK scores at least as high (a few common characters, e.g. field names
+   名称), GBK is taken (mainland bureaus write GBK) and the report says so.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class Detection:
     scores: dict[str, float] = field(default_factory=dict)
     cut_values: int = 0
     examples: dict[str, str] = field(default_factory=dict)
+    #: True when GBK was chosen over an equally plausible Big5 reading (mainland prior)
+    prior: bool = False
 
     def describe(self) -> str:
         ranked = sorted(self.scores.items(), key=lambda kv: -kv[1])
@@ -196,6 +200,13 @@ def detect(values: Iterable[tuple[bytes, bool]], *, candidates: Iterable[str] = 
     second = ranked[1][1] if len(ranked) > 1 else 0.0
     if s >= MIN_SCORE and s - second >= MIN_MARGIN:
         det.codec, det.cut_values = best, cuts[best]
+    elif best in ("gbk", "gb18030", "big5") and {best, ranked[1][0]} & {"gbk", "gb18030"} \
+            and {best, ranked[1][0]} & {"big5"} and s >= MIN_SCORE \
+            and (len(ranked) < 3 or s - ranked[2][1] >= MIN_MARGIN):
+        # GBK and Big5 both plausible (short text of common characters): the mainland prior
+        gbk = "gbk" if "gbk" in scores else "gb18030"
+        if scores[gbk] >= scores["big5"]:
+            det.codec, det.cut_values, det.prior = gbk, cuts[gbk], True
     return det
 
 

@@ -226,24 +226,66 @@ def check_counts(shp: Path, walk: ShpWalk) -> tuple[Path, list[str]]:
                 bad = int(np.flatnonzero((idx[:, 0] != walk.offsets)
                                          | (idx[:, 1] != walk.lengths))[0]) + 1
                 rebuild = f"the .shx does not match the .shp from record {bad}"
-    if rebuild is None:
+    if rebuild is None and not walk.unclosed:
         return shp, notes
-    tmp = Path(tempfile.mkdtemp(prefix="ecogis-shx-"))
+    tmp = Path(tempfile.mkdtemp(prefix="ecogis-shp-"))
     for ext in _SIDE:
         f = sidecar(shp, ext)
-        if f is not None and ext != ".shx":
+        if f is not None and ext != ".shx" and not (ext == ".shp" and walk.unclosed):
             target = tmp / f"{shp.stem}{ext}"
             try:
                 os.symlink(f.resolve(), target)
             except OSError:
                 shutil.copyfile(f, target)
+    offsets, lengths = list(walk.offsets), list(walk.lengths)
+    if walk.unclosed:
+        # GEOS refuses an unclosed ring outright: write a copy with the rings closed
+        offsets, lengths = _write_closed(shp, walk, tmp / f"{shp.stem}.shp")
     head = bytearray(shp.read_bytes()[:100])
     head[24:28] = struct.pack(">i", 50 + 4 * n)
     body = b"".join(struct.pack(">ii", o // 2, ln // 2)
-                    for o, ln in zip(walk.offsets, walk.lengths, strict=True))
+                    for o, ln in zip(offsets, lengths, strict=True))
     (tmp / f"{shp.stem}.shx").write_bytes(bytes(head) + body)
-    notes.append(f"{rebuild}: index rebuilt from the .shp ({n} records)")
+    if rebuild is not None:
+        notes.append(f"{rebuild}: index rebuilt from the .shp ({n} records)")
     return tmp / f"{shp.stem}.shp", notes
+
+
+def _write_closed(shp: Path, walk: ShpWalk, out: Path) -> tuple[list[int], list[int]]:
+    """Copy ``shp`` to ``out`` with every unclosed polygon ring closed; new offsets/lengths."""
+    data = shp.read_bytes()
+    chunks = [bytearray(data[:100])]
+    offsets, lengths = [], []
+    pos = 100
+    bad = set(walk.unclosed)
+    for rec, (off, ln) in enumerate(zip(walk.offsets, walk.lengths, strict=True), start=1):
+        content = data[off + 8:off + 8 + ln]
+        if rec in bad:
+            rtype = struct.unpack("<i", content[:4])[0]
+            if rtype != 5:
+                raise GeometryError("a ring is not closed in a polygon with Z or M values",
+                                    file=str(shp), feature=rec - 1,
+                                    fix="close the ring (last point = first) in the source")
+            nparts, npts = struct.unpack("<ii", content[36:44])
+            parts = list(np.frombuffer(content, "<i4", nparts, 44)) + [npts]
+            xy = np.frombuffer(content, "<f8", 2 * npts, 44 + 4 * nparts).reshape(npts, 2)
+            rings = []
+            for i in range(nparts):
+                r = xy[parts[i]:parts[i + 1]]
+                if len(r) and not np.array_equal(r[0], r[-1]):
+                    r = np.vstack([r, r[:1]])
+                rings.append(r)
+            starts = np.cumsum([0] + [len(r) for r in rings[:-1]]).astype("<i4")
+            pts = np.vstack(rings).astype("<f8")
+            content = (content[:36] + struct.pack("<ii", nparts, len(pts)) + starts.tobytes()
+                       + pts.tobytes())
+        offsets.append(pos)
+        lengths.append(len(content))
+        chunks.append(bytearray(struct.pack(">ii", rec, len(content) // 2) + content))
+        pos += 8 + len(content)
+    chunks[0][24:28] = struct.pack(">i", pos // 2)
+    out.write_bytes(b"".join(bytes(c) for c in chunks))
+    return offsets, lengths
 
 
 def redecode_frame(df, codec: str, *, file: str, widths: dict[str, int] | None = None):
