@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import shutil
 import tempfile
 import zipfile
@@ -162,6 +163,12 @@ def _gdal(src: Path | str, layer: str | None, *, file: str, driver_hint: str | N
     """Read a layer with pyogrio; non-spatial layers refused, several layers need a name."""
     import pyogrio
 
+    if isinstance(src, Path) and ("!" in src.name or src.name.startswith("/vsi")):
+        # GDAL reads "!" and "/vsi" in a name as its own path syntax: go through a plain link
+        with tempfile.TemporaryDirectory(prefix="ecogis-link-") as tmp:
+            link = Path(tmp) / src.name.replace("!", "_").replace("/vsi", "_vsi")
+            os.symlink(src.resolve(), link)
+            return _gdal(link, layer, file=file, driver_hint=driver_hint, read_kw=read_kw)
     try:
         listed = [(str(n), g) for n, g in pyogrio.list_layers(src)]
     except Exception as exc:
@@ -196,6 +203,11 @@ def _gdal(src: Path | str, layer: str | None, *, file: str, driver_hint: str | N
     except InputError:
         raise
     except Exception as exc:
+        if "WKB type 16" in str(exc) or "WKB type 15" in str(exc) or "TIN" in str(exc):
+            raise InputError("3-D surfaces (MultiPatch, TIN, PolyhedralSurface) are not planning "
+                             "polygons", file=file, layer=layer,
+                             fix="export the layer as 2-D polygons (ArcGIS: Multipatch Footprint; "
+                             "QGIS: Polygonize)") from None
         raise InputError(f"cannot read: {exc}", file=file, layer=layer,
                          fix="check the file with ogrinfo; re-export it") from None
     gdf.index.name = "fid"

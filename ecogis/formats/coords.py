@@ -54,20 +54,22 @@ def check_vertices(gdf, *, file: str | None, layer: str | None) -> None:
     b = shapely.bounds(geoms[ok])
     lonlat = (b[:, 0] >= 70) & (b[:, 2] <= 140) & (b[:, 1] >= 0) & (b[:, 3] <= 56)
     latlon = (b[:, 1] >= 70) & (b[:, 3] <= 140) & (b[:, 0] >= 0) & (b[:, 2] <= 56)
-    degrees = (np.abs(b) <= 180).all(axis=1)
+    degrees = (np.abs(b[:, [0, 2]]) <= 180.5).all(axis=1) & (np.abs(b[:, [1, 3]]) <= 90.5).all(axis=1)
+    metres = (np.abs(b) > 1000).any(axis=1)
     if lonlat.any() and latlon.any() and lonlat.sum() >= latlon.sum():
         k = int(np.flatnonzero(latlon & ~lonlat)[0])
         raise GeometryError(
             f"this feature is in (lat, lon) order ({b[k, 0]:.4f}, {b[k, 1]:.4f}) while "
             f"{int(lonlat.sum())} others are (lon, lat)", **where, feature=_fid(ids[k]),
             fix="swap that feature's coordinates (longitude first)")
-    if degrees.any() and (~degrees).any():
-        few = degrees if degrees.sum() < (~degrees).sum() else ~degrees
+    if degrees.any() and metres.any() and (degrees | metres).all():
+        few = degrees if degrees.sum() < metres.sum() else metres
         k = int(np.flatnonzero(few)[0])
         kind = "degrees" if degrees[k] else "metres"
         raise GeometryError(
             f"this feature's coordinates look like {kind} ({b[k, 0]:.4f}, {b[k, 1]:.4f}) while "
-            f"{int((~few).sum())} others do not: the layer mixes CRSs", **where,
+            f"{int((~few).sum())} others look like {'metres' if degrees[k] else 'degrees'}: the "
+            "layer mixes CRSs", **where,
             feature=_fid(ids[k]),
             fix="convert that feature to the layer's CRS, or split the file by CRS")
 

@@ -198,7 +198,7 @@ def detect(values: Iterable[tuple[bytes, bool]], *, candidates: Iterable[str] = 
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], CANDIDATES.index(kv[0])))
     best, s = ranked[0]
     second = ranked[1][1] if len(ranked) > 1 else 0.0
-    if s >= MIN_SCORE and s - second >= MIN_MARGIN:
+    if s >= MIN_SCORE and s - second >= MIN_MARGIN - 1e-9:
         det.codec, det.cut_values = best, cuts[best]
     elif best in ("gbk", "gb18030", "big5") and {best, ranked[1][0]} & {"gbk", "gb18030"} \
             and {best, ranked[1][0]} & {"big5"} and s >= MIN_SCORE \

@@ -96,7 +96,9 @@ def walk_shp(shp: Path) -> ShpWalk:
 
 def _check_polygon(data: bytes, start: int, length: int, rec: int, w: ShpWalk, shp: Path) -> None:
     nparts, npts = struct.unpack("<ii", data[start + 36:start + 44])
-    if nparts <= 0 or npts <= 0 or 44 + 4 * nparts + 16 * npts > length:
+    if nparts == 0:
+        return  # an empty polygon: dropped and reported later
+    if nparts < 0 or npts <= 0 or 44 + 4 * nparts + 16 * npts > length:
         raise InputError(f"record {rec}: polygon with {nparts} parts and {npts} points does not "
                          "fit its record", file=str(shp), fix="export the shapefile again")
     parts = np.frombuffer(data, "<i4", nparts, start + 44).astype(np.int64)
