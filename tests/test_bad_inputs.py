@@ -230,6 +230,7 @@ def jzd_txt(tmp: Path, geoms_lonlat, *, header_cs="2000国家大地坐标系", c
 
 
 AREA_AB = geod_area(A) + geod_area(B)
+HOLE_CW = shapely.box(105.405, 30.305, 105.41, 30.31)
 AREA_A = geod_area(A)
 TOWGS = "24,-123,-94,0.02,-0.25,-0.13,1.1"
 # ============================================================================ CRS (26)
@@ -719,6 +720,17 @@ def _(t):
     hole = shapely.box(105.403, 30.303, 105.417, 30.317)
     island = shapely.box(105.406, 30.306, 105.414, 30.314)
     return shp_polygon_bytes(t, [[cw(A), ccw(hole), cw(island)]])
+
+
+@case("geom-hole-wound-clockwise-shp", Repair(r"wound clockwise.*read as holes",
+                                             area=AREA_A - geod_area(HOLE_CW)))
+def _(t):
+    return shp_polygon_bytes(t, [[cw(A), cw(HOLE_CW)]])
+
+
+@case("geom-outer-wound-counter-clockwise-shp", Right(AREA_A))
+def _(t):
+    return shp_polygon_bytes(t, [[ccw(A)]])
 
 
 # ============================================================================ file structure (28)

@@ -329,3 +329,13 @@ def test_outline_refuses_sumatra_and_accepts_coast(tmp_path):
     gpd.GeoDataFrame(geometry=[shapely.box(100.2, 0.2, 100.8, 0.8)], crs=4490).to_file(p)
     with pytest.raises(CRSError, match="outside China"):
         read_vector(p)
+
+
+def test_mapinfo_mif_gbk(tmp_path):
+    p = tmp_path / "m.mif"
+    pyogrio.write_dataframe(parcels(), p, driver="MapInfo File", layer_options=TAB_OPTS)
+    gdf, rep = read_vector(p)
+    assert sorted(gdf["DLMC"]) == ["旱地", "水田"] and rep.encoding == "gbk"
+    from ecogis.measure import geodesic_area
+
+    assert geodesic_area(gdf.geometry, gdf.crs).sum() == pytest.approx(ref_total(), rel=1e-6)

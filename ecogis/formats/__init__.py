@@ -256,6 +256,11 @@ def _shapefile(p: Path, layer: str | None, *, encoding: str | None, file: str) -
         ids = ", ".join(str(r - 1) for r in walk.unclosed[:5])
         notes.append(f"{len(walk.unclosed)} feature(s) with a ring not closed (features {ids}"
                      f"{'…' if len(walk.unclosed) > 5 else ''}): closed")
+    if walk.cw_holes:
+        ids = ", ".join(str(r - 1) for r in sorted(walk.cw_holes)[:5])
+        notes.append(f"{len(walk.cw_holes)} feature(s) with a ring inside an outer ring but wound "
+                     f"clockwise like an outer ring (features {ids}"
+                     f"{'…' if len(walk.cw_holes) > 5 else ''}): read as holes (ring reversed)")
     raw.notes = notes + raw.notes
     raw.sha256, raw.encoding, raw.encoding_source = sha256_of(p), codec, how
     raw.layer = layer or raw.layer

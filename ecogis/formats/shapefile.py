@@ -10,6 +10,8 @@ discrepancy into an :class:`~ecogis.errors.InputError` naming the fix, or a repo
   shorter than its header says, no ``.dbf``: errors;
 - ``.shx`` missing or not matching the ``.shp``: rebuilt from the ``.shp`` (reported);
 - a polygon ring whose last point is not its first: closed (reported, with the feature ids);
+- a ring inside an odd number of rings but wound clockwise (an outer ring by the spec; GDAL
+  would read it as an extra overlapping polygon): reversed to a hole (reported);
 - a hole (counter-clockwise ring) outside every outer ring of its record: error.
 
 Sidecars are found whatever their case (``REDLINE.SHP`` + ``REDLINE.DBF``).
@@ -56,6 +58,7 @@ class ShpWalk:
     offsets: list[int] = field(default_factory=list)
     lengths: list[int] = field(default_factory=list)
     unclosed: list[int] = field(default_factory=list)  # 1-based record numbers
+    cw_holes: dict[int, list[int]] = field(default_factory=dict)  # record -> rings to reverse
 
 
 def walk_shp(shp: Path) -> ShpWalk:
@@ -119,6 +122,12 @@ def _check_polygon(data: bytes, start: int, length: int, rec: int, w: ShpWalk, s
     # shapefile rings: outer clockwise (negative shoelace area), holes counter-clockwise
     signed = [0.5 * float(np.sum(r[:-1, 0] * r[1:, 1] - r[1:, 0] * r[:-1, 1])) for r in rings]
     outers = [shapely.Polygon(r) for r, a in zip(rings, signed, strict=True) if a < 0 and len(r) >= 4]
+    polys = [shapely.Polygon(r) if len(r) >= 4 else None for r in rings]
+    for k, (p, a) in enumerate(zip(polys, signed, strict=True)):
+        depth = sum(1 for j, q in enumerate(polys) if j != k and q is not None and p is not None
+                    and q.contains(p))
+        if a < 0 and depth % 2 == 1:  # inside an odd number of rings: a hole, wound as an outer
+            w.cw_holes.setdefault(rec, []).append(k)
     for k, (r, a) in enumerate(zip(rings, signed, strict=True), start=1):
         if a <= 0 or len(r) < 4 or not outers:
             continue
@@ -228,20 +237,22 @@ def check_counts(shp: Path, walk: ShpWalk) -> tuple[Path, list[str]]:
                 bad = int(np.flatnonzero((idx[:, 0] != walk.offsets)
                                          | (idx[:, 1] != walk.lengths))[0]) + 1
                 rebuild = f"the .shx does not match the .shp from record {bad}"
-    if rebuild is None and not walk.unclosed:
+    fix_shp = bool(walk.unclosed or walk.cw_holes)
+    if rebuild is None and not fix_shp:
         return shp, notes
     tmp = Path(tempfile.mkdtemp(prefix="ecogis-shp-"))
     for ext in _SIDE:
         f = sidecar(shp, ext)
-        if f is not None and ext != ".shx" and not (ext == ".shp" and walk.unclosed):
+        if f is not None and ext != ".shx" and not (ext == ".shp" and fix_shp):
             target = tmp / f"{shp.stem}{ext}"
             try:
                 os.symlink(f.resolve(), target)
             except OSError:
                 shutil.copyfile(f, target)
     offsets, lengths = list(walk.offsets), list(walk.lengths)
-    if walk.unclosed:
-        # GEOS refuses an unclosed ring outright: write a copy with the rings closed
+    if fix_shp:
+        # GEOS refuses an unclosed ring outright, and GDAL reads a clockwise hole as an extra
+        # polygon: write a copy with the rings closed and such holes reversed
         offsets, lengths = _write_closed(shp, walk, tmp / f"{shp.stem}.shp")
     head = bytearray(shp.read_bytes()[:100])
     head[24:28] = struct.pack(">i", 50 + 4 * n)
@@ -254,29 +265,34 @@ def check_counts(shp: Path, walk: ShpWalk) -> tuple[Path, list[str]]:
 
 
 def _write_closed(shp: Path, walk: ShpWalk, out: Path) -> tuple[list[int], list[int]]:
-    """Copy ``shp`` to ``out`` with every unclosed polygon ring closed; new offsets/lengths."""
+    """Copy ``shp`` to ``out`` with unclosed rings closed and clockwise holes reversed.
+
+    Returns the new record offsets and content lengths (bytes) for the ``.shx``.
+    """
     data = shp.read_bytes()
     chunks = [bytearray(data[:100])]
     offsets, lengths = [], []
     pos = 100
-    bad = set(walk.unclosed)
+    bad = set(walk.unclosed) | set(walk.cw_holes)
     for rec, (off, ln) in enumerate(zip(walk.offsets, walk.lengths, strict=True), start=1):
         content = data[off + 8:off + 8 + ln]
         if rec in bad:
             rtype = struct.unpack("<i", content[:4])[0]
             if rtype != 5:
-                raise GeometryError("a ring is not closed in a polygon with Z or M values",
-                                    file=str(shp), feature=rec - 1,
-                                    fix="close the ring (last point = first) in the source")
+                raise GeometryError("a ring is not closed, or a hole is wound clockwise, in a "
+                                    "polygon with Z or M values", file=str(shp), feature=rec - 1,
+                                    fix="close the ring (last point = first) and wind holes "
+                                    "counter-clockwise in the source")
             nparts, npts = struct.unpack("<ii", content[36:44])
             parts = list(np.frombuffer(content, "<i4", nparts, 44)) + [npts]
             xy = np.frombuffer(content, "<f8", 2 * npts, 44 + 4 * nparts).reshape(npts, 2)
             rings = []
+            flip = set(walk.cw_holes.get(rec, []))
             for i in range(nparts):
                 r = xy[parts[i]:parts[i + 1]]
                 if len(r) and not np.array_equal(r[0], r[-1]):
                     r = np.vstack([r, r[:1]])
-                rings.append(r)
+                rings.append(r[::-1] if len(rings) in flip else r)
             starts = np.cumsum([0] + [len(r) for r in rings[:-1]]).astype("<i4")
             pts = np.vstack(rings).astype("<f8")
             content = (content[:36] + struct.pack("<ii", nparts, len(pts)) + starts.tobytes()
