@@ -69,6 +69,11 @@ def walk_shp(shp: Path) -> ShpWalk:
                          fix="re-export the shapefile")
     declared = struct.unpack(">i", data[24:28])[0] * 2
     stype = struct.unpack("<i", data[32:36])[0]
+    shx = sidecar(shp, ".shx")
+    if shx is not None and declared == len(data):
+        fast = _walk_by_index(data, shx.read_bytes(), stype, shp)
+        if fast is not None:
+            return fast
     w = ShpWalk(stype)
     off = 100
     n = 0
@@ -97,6 +102,50 @@ def walk_shp(shp: Path) -> ShpWalk:
     return w
 
 
+def _walk_by_index(data: bytes, shx: bytes, stype: int, shp: Path) -> ShpWalk | None:
+    """The walk of a sound shapefile from its ``.shx``, vectorised; None when anything is off.
+
+    Every record header is checked against the index (contiguous records, matching numbers
+    and lengths, the last one ending at the end of the file); single-ring polygons are checked
+    for closure with one gather; records with several rings go through :func:`_check_polygon`.
+    """
+    n = (len(shx) - 100) // 8
+    if n <= 0 or len(shx) != 100 + 8 * n:
+        return None
+    idx = np.frombuffer(shx, ">i4", 2 * n, 100).reshape(n, 2).astype(np.int64) * 2
+    off, ln = idx[:, 0], idx[:, 1]
+    if off[0] != 100 or (ln < 4).any() or off[-1] + 8 + ln[-1] != len(data) \
+            or not np.array_equal(off[1:], off[:-1] + 8 + ln[:-1]):
+        return None
+    buf = np.frombuffer(data, np.uint8)
+
+    def gather(pos, width):
+        return buf[pos[:, None] + np.arange(width)]
+
+    head = gather(off, 12)
+    nums = head[:, :8].copy().view(">i4").reshape(n, 2)
+    if not (np.array_equal(nums[:, 0], np.arange(1, n + 1)) and np.array_equal(nums[:, 1] * 2, ln)):
+        return None
+    w = ShpWalk(stype, off.tolist(), ln.tolist())
+    rtype = head[:, 8:12].copy().view("<i4").ravel()
+    poly = np.isin(rtype, list(_POLYGON_TYPES)) & (ln >= 44)
+    if not poly.any():
+        return w
+    pi = np.flatnonzero(poly)
+    counts = gather(off[pi] + 44, 8).copy().view("<i4").reshape(len(pi), 2)
+    nparts, npts = counts[:, 0].astype(np.int64), counts[:, 1].astype(np.int64)
+    if ((nparts < 0) | (44 + 4 * nparts + 16 * npts > ln[pi])).any():
+        return None
+    single = (nparts == 1) & (npts > 0)
+    si = pi[single]
+    first = gather(off[si] + 8 + 48, 16)
+    last = gather(off[si] + 8 + 48 + 16 * (npts[single] - 1), 16)
+    w.unclosed = (si[(first != last).any(axis=1)] + 1).tolist()
+    for k in pi[nparts > 1]:
+        _check_polygon(data, int(off[k]) + 8, int(ln[k]), int(k) + 1, w, shp)
+    return w
+
+
 def _check_polygon(data: bytes, start: int, length: int, rec: int, w: ShpWalk, shp: Path) -> None:
     nparts, npts = struct.unpack("<ii", data[start + 36:start + 44])
     if nparts == 0:
@@ -104,6 +153,12 @@ def _check_polygon(data: bytes, start: int, length: int, rec: int, w: ShpWalk, s
     if nparts < 0 or npts <= 0 or 44 + 4 * nparts + 16 * npts > length:
         raise InputError(f"record {rec}: polygon with {nparts} parts and {npts} points does not "
                          "fit its record", file=str(shp), fix="export the shapefile again")
+    if nparts == 1:  # the common case, without numpy: first point == last point?
+        p0 = start + 48
+        pl = p0 + 16 * (npts - 1)
+        if data[p0:p0 + 16] != data[pl:pl + 16] and rec not in w.unclosed:
+            w.unclosed.append(rec)
+        return
     parts = np.frombuffer(data, "<i4", nparts, start + 44).astype(np.int64)
     xy = np.frombuffer(data, "<f8", 2 * npts, start + 44 + 4 * nparts).reshape(npts, 2)
     bounds = np.append(parts, npts)
@@ -189,8 +244,8 @@ def dbf_text(dbf: Path) -> list[tuple[bytes, bool]]:
         high = (col >= 0x80).any(axis=1)
         if not high.any():
             continue
-        for row in np.unique(col[high], axis=0):
-            raw = row.tobytes().rstrip(b" \x00")
+        for row in set(np.ascontiguousarray(col[high]).view(f"S{ln}").ravel().tolist()):
+            raw = row.rstrip(b" \x00")
             out[(raw, len(raw) == ln)] = None
     del mm
     return list(out)
@@ -332,18 +387,25 @@ def redecode_frame(df, codec: str, *, file: str, widths: dict[str, int] | None =
         return t
 
     df = df.copy()
+    import pandas as pd
+
     for col in df.columns:
         if col == geom or not (df[col].dtype == object or str(df[col].dtype).startswith("str")):
             continue
         vals = df[col].astype(object)
-        mask = vals.map(lambda v: isinstance(v, str) and not v.isascii()).astype(bool)
-        if not mask.any():
+        todo = [v for v in pd.unique(vals) if isinstance(v, str) and not v.isascii()]
+        if not todo:
             continue
-        uniq: dict[str, str] = {}
-        for fid, v in vals[mask].items():
-            if v not in uniq:
-                uniq[v] = fix_text(v, widths.get(col), (fid, col))
-        df[col] = vals.where(~mask, vals.map(lambda v, u=uniq: u.get(v, v)))
+        first = {}
+        for fid, v in vals.items():  # the first feature of each value, for the cut report
+            if v in first or not isinstance(v, str) or v.isascii():
+                continue
+            first[v] = fid
+            if len(first) == len(todo):
+                break
+        fixed = {v: fix_text(v, widths.get(col), (first.get(v), col)) for v in todo}
+        df[col] = vals.map(lambda v, u=fixed: u.get(v, v)) if len(fixed) > len(vals) // 10 \
+            else vals.replace(fixed)
     renames = {col: fix_text(col, 10, ("field name", col)) for col in df.columns
                if col != geom and isinstance(col, str) and not col.isascii()}
     return (df.rename(columns=renames) if renames else df), cut
