@@ -85,11 +85,16 @@ def decode_text(data: bytes, encoding: str | None = None, *, file: str | None = 
         return data.decode("utf-8"), "utf-8", "strict UTF-8"
     except UnicodeDecodeError:
         pass
-    try:
-        return data.decode("gb18030"), "gbk", "not UTF-8; decoded as GBK/GB18030"
-    except UnicodeDecodeError as exc:
-        raise EncodingError(f"neither UTF-8 nor GBK: {exc}", file=file,
-                            fix="pass --encoding with the file's code page") from None
+    from ecogis.formats.encoding import detect
+
+    det = detect([(ln, False) for ln in data.splitlines()],
+                 candidates=("gbk", "gb18030", "big5"))
+    if det.codec is None:
+        raise EncodingError(f"neither UTF-8 nor clearly GBK/GB18030 or Big5 ({det.describe()})",
+                            file=file, fix="pass --encoding with the file's code page") from None
+    if det.codec == "big5":
+        return data.decode("big5"), "big5", "not UTF-8; Big5 detected"
+    return data.decode("gb18030"), "gbk", "not UTF-8; decoded as GBK/GB18030"
 
 
 @dataclass

@@ -547,6 +547,32 @@ def _(t):
     return p
 
 
+@case("enc-geojson-big5-bytes", Right(AREA_A, {"name": {"臺北市"}}))
+def _(t):
+    p = t / "g.geojson"
+    p.write_bytes(json.dumps({"type": "FeatureCollection", "features": [
+        feat([ring(A)], name="臺北市")]}, ensure_ascii=False).encode("big5"))
+    return p
+
+
+@case("enc-geojson-utf8-bom", Right(AREA_A, {"name": {"安居镇"}}))
+def _(t):
+    p = t / "g.geojson"
+    p.write_bytes(b"\xef\xbb\xbf" + json.dumps({"type": "FeatureCollection", "features": [
+        feat([ring(A)], name="安居镇")]}, ensure_ascii=False).encode("utf-8"))
+    return p
+
+
+@case("enc-geojson-wrong-flag", Error(r"not valid big5.*--encoding gbk",
+                                      fix_args=("--encoding", "gbk"), fix_area=AREA_A),
+      args=("--encoding", "big5"))
+def _(t):
+    p = t / "g.geojson"
+    p.write_bytes(json.dumps({"type": "FeatureCollection", "features": [
+        feat([ring(A)], name="柔刚街道生态保护红线")]}, ensure_ascii=False).encode("gbk"))
+    return p
+
+
 @case("enc-zip-gbk-no-cpg", Right(AREA_AB + geod_area(B.buffer(-0.001)), {"name": set(GBK_VALUES)}))
 def _(t):
     src = t / "src"

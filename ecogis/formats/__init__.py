@@ -136,15 +136,16 @@ def read_raw(p: Path, layer: str | None = None, *, encoding: str | None = None,
         gdf, cad_layer, notes = read_dxf(p, layer, file=file)
         return RawRead(gdf, cad_layer, "DXF", sha256_of(p), None, "DXF header", notes,
                        crs_required=True)
-    if suffix in (".geojson", ".json"):
-        from ecogis.io import _read_text_file_utf8
-
-        src, enc, how, tmp = _read_text_file_utf8(p, encoding)
-        try:
-            raw = _gdal(src, layer, file=file)
-        finally:
-            if tmp is not None:
-                tmp.unlink(missing_ok=True)
+    if suffix in (".geojson", ".json", ".gml", ".gpx"):
+        data = p.read_bytes()
+        text, enc, how = decode_text_bytes(data, encoding, file=file)
+        if enc == "utf-8" and not data.startswith(b"\xef\xbb\xbf"):
+            raw = _gdal(p, layer, file=file)
+        else:  # GDAL reads these formats as UTF-8: hand it a UTF-8 copy
+            with tempfile.TemporaryDirectory(prefix="ecogis-text-") as tmp:
+                q = Path(tmp) / p.name
+                q.write_text(text, encoding="utf-8")
+                raw = _gdal(q, layer, file=file)
         raw.sha256, raw.encoding, raw.encoding_source = sha256_of(p), enc, how
         return raw
     if suffix in (".kml", ".kmz"):
@@ -156,6 +157,44 @@ def read_raw(p: Path, layer: str | None = None, *, encoding: str | None = None,
     if encoding:
         raw.encoding, raw.encoding_source = encoding, "--encoding"
     return raw
+
+
+def decode_text_bytes(data: bytes, declared: str | None, *, file: str) -> tuple[str, str, str]:
+    """Return ``(text, codec, how)`` for a text file: ``--encoding``, a BOM, else detected.
+
+    Detection (:func:`ecogis.formats.encoding.detect` over the non-ASCII lines) tells UTF-8,
+    GBK/GB18030 and Big5 apart and refuses when unsure.
+    """
+    from ecogis.formats.encoding import detect, label
+
+    if declared:
+        try:
+            return data.decode(declared), declared, "--encoding"
+        except (UnicodeDecodeError, LookupError) as exc:
+            det = detect([(ln, False) for ln in data.splitlines()],
+                         candidates=("utf-8", "gbk", "gb18030", "big5"))
+            hint = f"--encoding {det.codec}" if det.codec else "the right --encoding"
+            raise EncodingError(f"the text is not valid {declared} ({exc.reason})", file=file,
+                                fix=f"pass {hint}") from None
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            return data[3:].decode("utf-8"), "utf-8", "UTF-8 BOM"
+        except UnicodeDecodeError:
+            raise EncodingError("a UTF-8 BOM but the text is not UTF-8", file=file,
+                                fix="pass --encoding gbk (or the file's code page)") from None
+    if data.isascii():
+        return data.decode("ascii"), "utf-8", "ASCII"
+    det = detect([(ln, False) for ln in data.splitlines()],
+                 candidates=("utf-8", "gbk", "gb18030", "big5"))
+    if det.codec is None:
+        raise EncodingError(f"cannot tell the text encoding: the candidates are "
+                            f"{det.describe() or 'none (nothing decodes)'}", file=file,
+                            fix="pass --encoding (utf-8, gbk, gb18030 or big5)")
+    how = "strict UTF-8" if det.codec == "utf-8" else f"{label(det.codec)} detected (not UTF-8)"
+    if det.prior:
+        how += "; Big5 equally plausible: GBK preferred"
+    codec = "gb18030" if det.codec == "gbk" else det.codec  # the superset: same text, never fails
+    return data.decode(codec), codec, how
 
 
 def _gdal(src: Path | str, layer: str | None, *, file: str, driver_hint: str | None = None,
@@ -317,6 +356,10 @@ def shapefile_encoding(p: Path, declared: str | None, *, file: str) -> tuple[str
     if not values:
         return "utf-8", "ASCII text (no .cpg)", None
     _nrec, _h, _r, ldid, _f = dbf_header(dbf)
+    by_ldid = _LDID.get(ldid)
+    if by_ldid and (det.codec is None or det.prior) and det.scores.get(by_ldid, 0) >= 0.8:
+        return by_ldid, (f"{label(by_ldid)}: .dbf language driver 0x{ldid:02X}, confirmed by "
+                         f"the text (candidates {det.describe()}) (no .cpg)"), None
     if det.codec is None:
         raise EncodingError(
             f"cannot tell the attribute text encoding: the candidates are {det.describe()}",
