@@ -339,3 +339,20 @@ def test_mapinfo_mif_gbk(tmp_path):
     from ecogis.measure import geodesic_area
 
     assert geodesic_area(gdf.geometry, gdf.crs).sum() == pytest.approx(ref_total(), rel=1e-6)
+
+
+def test_check_sites_from_xlsx_jzd_list(tmp_path, run_cli):
+    """A 界址点 xlsx list as the sites of `ecogis check`: each 地块编号 one polygon site."""
+    red = tmp_path / "red.geojson"
+    gpd.GeoDataFrame({"name": ["红线一号"], "type": ["核心区"]},
+                     geometry=[PARCELS_LL[0].buffer(0.001, join_style=2)], crs=4490).to_file(red)
+    assert run_cli("import", "ws.gpkg", "redline", red)[0] == 0
+    rows = [r + ["industrial"] for r in jzd_rows()]
+    p = write_xlsx(tmp_path / "sites.xlsx", ["地块编号", "地块名称", "圈号", "点号", "X", "Y",
+                                              "category"], rows)
+    code, out, err = run_cli("check", "ws.gpkg", p, "--format", "json")
+    assert code in (0, 1), err
+    sites = {s["id"]: s for s in json.loads(out)["sites"]}
+    assert set(sites) == {"D1", "D2"}
+    assert sites["D1"]["area_m2"] == pytest.approx(ref_area_m2(PARCELS_LL[0]), rel=1e-6)
+    assert sites["D1"]["hits"] and not sites["D2"]["hits"]
