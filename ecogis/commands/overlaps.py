@@ -13,7 +13,7 @@ from ecogis.crs import crs_label
 from ecogis.errors import InputError
 from ecogis.measure import METHODS
 from ecogis.overlay import CONFLICT_COLUMNS, OverlapAnalysis, write_gpkg
-from ecogis.report import add_format_argument, emit, format_csv, format_table, plain, to_json
+from ecogis.report import add_format_argument, emit, format_table, plain, to_json
 from ecogis.units import AREA_UNITS, area_unit
 from ecogis.workspace import load_target
 
@@ -48,7 +48,9 @@ def register(sub) -> None:
     p.add_argument("--fail-on", choices=SEVERITY_CHOICES,
                    help="exit 1 when a conflict of this severity or worse is found")
     p.add_argument("--workers", type=int, help="threads (default: CPUs, or $ECOGIS_WORKERS)")
-    add_format_argument(p)
+    add_format_argument(p, choices=("table", "json", "csv", "xlsx"))
+    p.add_argument("--output", "-o", metavar="FILE", help="write csv/xlsx to FILE (csv: one "
+                   "file per table: FILE, then FILE-stem.rules.csv, .conflicts.csv ...)")
     p.set_defaults(func=run)
 
 
@@ -111,24 +113,15 @@ def run(args) -> int:
         }))
         return 1 if failed else 0
 
-    pair_cols = [("a", "a"), ("b", "b"), ("area", "area"), ("share_a", "share_a"),
-                 ("share_b", "share_b"), ("unit", "unit"), ("method", "method")]
-    if args.raw:
-        pair_cols.insert(3, ("area_raw_sum", "area_raw_sum"))
-    rule_cols = [("rule", "rule"), ("severity", "severity"), ("a_layer", "a_layer"),
-                 ("b_layer", "b_layer"), ("conflicts", "conflicts"), ("area", "area"),
-                 ("area_raw_sum", "area_raw_sum"), ("unit", "unit"), ("method", "method")]
-    if args.format == "csv":
-        emit(format_csv([plain(r) for r in matrix], pair_cols))
-        emit("")
-        emit(format_csv([plain(r) for r in summary if r.applicable], rule_cols))
-        emit("")
-        emit(format_csv(conflict_rows, [(c, c) for c in cols]))
-        if args.by:
-            emit("")
-            emit(format_csv([plain(r) for r in by_rules],
-                            [(c, c) for c in ("zone", "rule", "severity", "a_layer", "b_layer",
-                                              "area", "unit", "method")]))
+    if args.format in ("csv", "xlsx"):
+        from ecogis.reports.output import write_book
+        from ecogis.reports.tables import overlaps_book
+
+        book = overlaps_book(layer_rows, matrix, summary, conflict_rows, unit=unit, names=names,
+                             by_matrix=by_matrix, by_rules=by_rules, zone_name=zone_name,
+                             method_label=an.method_label, plane=crs_label(an.target))
+        for p in write_book(book, args.format, args.output):
+            emit(f"wrote {p}")
         return 1 if failed else 0
 
     emit(f"Overlaps — {an.method_label}, unit {unit} (dissolved: a layer's own overlaps "

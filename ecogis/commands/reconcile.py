@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
 from ecogis.errors import InputError
 from ecogis.measure import METHODS
 from ecogis.reconcile import MISMATCH, reconcile
-from ecogis.report import add_format_argument, emit, format_csv, format_table, plain, to_json
+from ecogis.report import add_format_argument, emit, format_table, plain, to_json
 
 _SYMBOL = {"eq": "", "ge": "≥", "le": "≤"}
 
@@ -48,7 +47,8 @@ def register(sub) -> None:
                    "layers/boundaries/<region>.gpkg)")
     p.add_argument("--layer", action="append", dest="layers", metavar="NAME",
                    help="measure figures only on these layers (repeatable)")
-    add_format_argument(p)
+    add_format_argument(p, choices=("table", "json", "csv", "xlsx"))
+    p.add_argument("--output", "-o", metavar="FILE", help="write csv/xlsx to FILE")
     p.set_defaults(func=run)
 
 
@@ -100,11 +100,12 @@ def run(args) -> int:
         emit(to_json(d))
         return code
     rows = [plain(r.as_dict()) for r in result.rows]
-    if args.format == "csv":
-        for r in rows:
-            r["filter"] = json.dumps(r["filter"], ensure_ascii=False) if r["filter"] else ""
-            r["layers"] = ";".join(r["layers"])
-        emit(format_csv(rows, _CSV_COLUMNS))
+    if args.format in ("csv", "xlsx"):
+        from ecogis.reports.output import write_book
+        from ecogis.reports.tables import reconcile_book
+
+        for p in write_book(reconcile_book(result), args.format, args.output):
+            emit(f"wrote {p}")
         return code
     t = result.territory
     terr = "not measured" if t["m2"] is None else f"{t['m2'] / 1e6:,.3f} km² from {t['source']}"

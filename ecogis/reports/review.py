@@ -22,6 +22,7 @@ import numpy as np
 import shapely
 
 from ecogis.crs import crs_label
+from ecogis.reports.names import NAME_FIELDS
 from ecogis.rules import VERDICT_ZH, VERDICTS
 from ecogis.units import area_unit
 
@@ -40,8 +41,6 @@ FINDING_ORDER: list[tuple[str, str]] = [
 DRAW_ORDER = ["admin", "env_unit", "landuse", "cultivated", "hs_farmland", "farmland", "forest",
               "green_space", "residential", "industrial_park", "ugb", "eco_control", "wetland",
               "river", "water_source", "protected_area", "redline"]
-#: attribute fields that name a feature, most specific first (标识码, 图斑编号, 名称)
-NAME_FIELDS = ("bsm", "BSM", "tbbh", "TBBH", "code", "name", "MC", "mc")
 #: 界址点 listed per site at most (a long line site has thousands of vertices)
 MAX_POINTS = 300
 

@@ -99,8 +99,11 @@ def overlaps_book(layer_rows: Sequence[Mapping[str, Any]], matrix: Sequence[Any]
             *area_cols("area_m2", "面积", units)], [dict(r) for r in layer_rows]),
         Table("两两叠加", "图层两两叠加面积", [
             Col("a", "图层A", csv_name="a"), Col("b", "图层B", csv_name="b"),
-            *area_cols("area_m2", "重叠面积", units), Col("share_a", "占A", "percent"),
-            Col("share_b", "占B", "percent")], pairs, key="matrix"),
+            *area_cols("area_m2", "重叠面积", units),
+            *(area_cols("area_raw_sum_m2", "逐要素重叠之和", units)
+              if any(r.get("area_raw_sum_m2") is not None for r in pairs) else []),
+            Col("share_a", "占A", "percent"), Col("share_b", "占B", "percent")], pairs,
+            key="matrix"),
         Table("冲突规则", "三线冲突规则（layers/conflicts.toml）", [
             Col("rule", "规则"), Col("name_zh", "冲突"), Col("severity_zh", "程度"),
             Col("a_layer", "图层A"), Col("b_layer", "图层B"), Col("conflicts", "图斑数", "int"),
@@ -276,7 +279,8 @@ def reconcile_book(result) -> Workbook:
         Col("measured", "实测值", "number", digits=4),
         Col("difference", "差值", "number", digits=4),
         Col("relative_difference", "相对差", "percent"), Col("tolerance", "容差", "percent"),
-        *area_cols("declared_m2", "规划面积"), *area_cols("measured_m2", "实测面积"),
+        *area_cols("declared_m2", "规划面积", units_for("m2")),
+        *area_cols("measured_m2", "实测面积", units_for("m2")),
         Col("status", "状态"), Col("source", "出处"), Col("line", "行号", "int"),
         Col("quote", "原文"), Col("layers", "图层"), Col("note", "说明")], rows)
     return Workbook([t], notes=[("规划", str(result.plan)), ("面积方法", result.method_label)])
