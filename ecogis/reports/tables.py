@@ -94,16 +94,15 @@ def overlaps_book(layer_rows: Sequence[Mapping[str, Any]], matrix: Sequence[Any]
     mrows = rows_of(matrix)
     pairs = [r for r in mrows if r["a"] != r["b"] and order.get(r["a"], 0) < order.get(r["b"], 0)]
     tables = [
-        Table("图层面积", "各图层面积（融合后）", [
-            Col("name", "图层"), Col("kind_name", "类型"), Col("features", "要素数", "int"),
-            *area_cols("area_m2", "面积", units)], [dict(r) for r in layer_rows]),
         Table("两两叠加", "图层两两叠加面积", [
             Col("a", "图层A", csv_name="a"), Col("b", "图层B", csv_name="b"),
             *area_cols("area_m2", "重叠面积", units),
             *(area_cols("area_raw_sum_m2", "逐要素重叠之和", units)
               if any(r.get("area_raw_sum_m2") is not None for r in pairs) else []),
-            Col("share_a", "占A", "percent"), Col("share_b", "占B", "percent")], pairs,
-            key="matrix"),
+            Col("share_a", "占A", "percent"), Col("share_b", "占B", "percent")], pairs),
+        Table("图层面积", "各图层面积（融合后）", [
+            Col("name", "图层"), Col("kind_name", "类型"), Col("features", "要素数", "int"),
+            *area_cols("area_m2", "面积", units)], [dict(r) for r in layer_rows], key="layers"),
         Table("冲突规则", "三线冲突规则（layers/conflicts.toml）", [
             Col("rule", "规则"), Col("name_zh", "冲突"), Col("severity_zh", "程度"),
             Col("a_layer", "图层A"), Col("b_layer", "图层B"), Col("conflicts", "图斑数", "int"),
