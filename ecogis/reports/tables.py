@@ -52,6 +52,7 @@ def zone_tables(zrows: list[dict[str, Any]], layer_rows: list[dict[str, Any]], *
     """A zone × layer table of areas in ``unit`` (with a 合计 row), and the long table."""
     label = {r["layer"]: r.get("kind_name") or r["layer"] for r in layer_rows}
     dup = {v for v in label.values() if list(label.values()).count(v) > 1}
+    zrows = [{**z, "zone": OUTSIDE if z["zone"] == "(outside)" else z["zone"]} for z in zrows]
     layers = list(dict.fromkeys(z["layer"] for z in zrows))
     zones = list(dict.fromkeys(z["zone"] for z in zrows))
     grid: dict[str, dict[str, Any]] = {z: {"zone": z} for z in zones}
@@ -72,6 +73,10 @@ def zone_tables(zrows: list[dict[str, Any]], layer_rows: list[dict[str, Any]], *
                                                                      units_for(unit)),
         Col("share_of_layer", "占图层", "percent")], zrows, key=f"by_{_key(by)}_long")
     return [pivot, long]
+
+
+#: the zone of area outside every zone of the --by layer
+OUTSIDE = "分区外"
 
 
 def _zone_word(by: str) -> str:
