@@ -80,9 +80,9 @@ def run(args) -> int:
     emit(format_table(data, cols, title=title))
     if by_rows:
         emit("")
-        emit(format_table([plain(r) for r in by_rows],
+        emit(format_table([{**plain(r), "share_pct": 100 * r.share_of_layer} for r in by_rows],
                           [("layer", "layer"), ("zone", args.by), ("area", f"area ({unit})"),
-                           ("share_of_layer", "share of layer")]))
+                           ("share_pct", "share of layer %")]))
     for n in notes:
         emit(f"warning: {n}")
     return 0

@@ -9,7 +9,14 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from ecogis.change import DiffResult, diff_layers, load_change_rules, resolve_field, write_diff
+from ecogis.change import (
+    DiffResult,
+    diff_layers,
+    evaluate,
+    load_change_rules,
+    resolve_field,
+    write_diff,
+)
 from ecogis.errors import EcogisWarning, InputError
 from ecogis.io import parse_source
 from ecogis.measure import METHODS
@@ -123,13 +130,14 @@ def run(args) -> int:
             tolerance_m=args.tolerance_m, tolerance_m2=args.tolerance_m2, method=args.method,
             zones=zones, zone_field=zone_field, zones_name=zones_name, rules=rules,
             before_name=before.source, after_name=after.source)
+        result.checks = evaluate(result, unit=unit)  # messages in the unit asked for
+        region = args.region or next((str(w.meta["region"]) for w in (ws_b, ws_a)
+                                      if w is not None and w.meta.get("region")), None)
+        _cite_region(result, region)
         if args.out:
             write_diff(result, args.out, unit=unit)
         map_path = write_change_map(result, before, after, args.map) if args.map else None
     result.notes[:0] = notes
-    region = args.region or next((str(w.meta["region"]) for w in (ws_b, ws_a)
-                                  if w is not None and w.meta.get("region")), None)
-    _cite_region(result, region)
     lost_names = part_labels(result.lost, before.gdf)
     gained_names = part_labels(result.gained, after.gdf)
     # ecogis's own warnings (CRS guessed, geometry repaired) are part of the report; library

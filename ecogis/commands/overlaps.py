@@ -132,10 +132,10 @@ def run(args) -> int:
                       [("layer", "layer ∩")] + [(b, b) for b in names]))
     emit("")
     order = {n: i for i, n in enumerate(names)}
-    pairs = [plain(r) for r in matrix if order[r.a] < order[r.b] and r.area_m2 > SHOWN_M2]
+    pairs = [_pct(plain(r)) for r in matrix if order[r.a] < order[r.b] and r.area_m2 > SHOWN_M2]
     emit(format_table(pairs, [("a", "a"), ("b", "b"), ("area", f"overlap ({unit})")]
                       + ([("area_raw_sum", f"raw sum ({unit})")] if args.raw else [])
-                      + [("share_a", "share of a"), ("share_b", "share of b")],
+                      + [("share_a_pct", "share of a %"), ("share_b_pct", "share of b %")],
                       title="Overlapping pairs"))
     emit("")
     emit(format_table(
@@ -159,9 +159,11 @@ def run(args) -> int:
                              else "")))
     if args.by:
         emit("")
-        emit(format_table([plain(r) for r in by_matrix if r.area_m2 > SHOWN_M2 and r.a != r.b],
+        emit(format_table([_pct(plain(r)) for r in by_matrix
+                           if r.area_m2 > SHOWN_M2 and r.a != r.b],
                           [("zone", zone_name), ("a", "a"), ("b", "b"),
-                           ("area", f"overlap ({unit})"), ("share_a", "share of a in zone")],
+                           ("area", f"overlap ({unit})"),
+                           ("share_a_pct", "share of a in zone %")],
                           title=f"Overlaps per {zone_name}"))
         emit("")
         emit(format_table([plain(r) for r in by_rules if r.area_m2 > SHOWN_M2],
@@ -173,6 +175,14 @@ def run(args) -> int:
     for n in notes:
         emit(f"warning: {n}")
     return 1 if failed else 0
+
+
+def _pct(row: dict) -> dict:
+    """The row with its shares (fractions) also in percent: ``share_a_pct``, ``share_b_pct``."""
+    for k in ("share_a", "share_b"):
+        if row.get(k) is not None:
+            row[f"{k}_pct"] = 100 * row[k]
+    return row
 
 
 def _feature(layer: str, fid, name) -> str:
