@@ -92,24 +92,25 @@ def _units(unit: str | None) -> tuple[str, ...]:
 
 # ---------------------------------------------------------------------- feature names
 def feature_names(result, layer: str, ids: list[Any], *, limit: int = 8) -> list[str]:
-    """The 标识码 / 名称 of features ``ids`` of ``layer`` (``#id`` only when it has neither)."""
+    """The 标识码 / 名称 of features ``ids`` of ``layer``; features without one are left out."""
     engine = getattr(result, "engine", None)
     li = engine.layers.get(layer) if engine is not None else None
     if li is None:
-        return [f"#{i}" for i in ids[:limit]]
+        return []
     from ecogis.siting_report import _positions
 
-    pos = _positions(li, list(ids[:limit]))
     cols = [c for c in NAME_FIELDS if c in li.gdf.columns]
+    if not cols:
+        return []
     out = []
-    for p in pos:
-        label = None
+    for p in _positions(li, list(ids[: 50 * limit])):
         for c in cols:
             v = li.gdf[c].iloc[int(p)]
-            if v is not None and str(v).strip() not in ("", "nan", "None"):
-                label = str(v).strip()
+            if v is not None and str(v).strip() not in ("", "nan", "None", "<NA>"):
+                out.append(str(v).strip())
                 break
-        out.append(label or f"#{li.feature_ids[int(p)]}")
+        if len(out) >= limit:
+            break
     return list(dict.fromkeys(out))
 
 
@@ -121,7 +122,7 @@ def hit_feature_text(result, hit) -> str:
     names = [str(n) for n in names if n not in (None, "")]
     n = len(hit.features) if hit.features else len(names)
     if not names:
-        return "—"
+        return f"{n} 个图斑（无标识码）" if n else "—"
     text = "、".join(names[:6])
     return text + (f" 等 {n} 个" if n > min(len(names), 6) else "")
 
@@ -215,6 +216,12 @@ def _planar_overlap(result, index: int, kind: str) -> tuple[float, list[Any], di
     return total, [], ids
 
 
+def _areal(result, layer: str) -> bool:
+    engine = getattr(result, "engine", None)
+    li = engine.layers.get(layer) if engine is not None else None
+    return bool(li.areal) if li is not None else True
+
+
 def findings(result, index: int, unit: str | None = None) -> list[dict[str, Any]]:
     """The findings of site ``index`` in 用地预审 order: one dict per control line.
 
@@ -237,25 +244,35 @@ def findings(result, index: int, unit: str | None = None) -> list[dict[str, Any]
         if kind not in checked and not hits:
             if any(n["kind"] == kind for n in result.not_evaluated):
                 out.append({"kind": kind, "name": name, "status": "未审查", "hits": [],
-                            "text": f"工作空间无{name}图层，相关规则未能审查。"})
+                            "text": f"工作空间无{name}图层，相关规则未能审查。",
+                            "area_m2": 0.0, "features": []})
             continue
         planar, _, ids = _planar_overlap(result, index, kind)
         overlap = max([h.overlap_m2 for h in hits if h.overlap_m2] + [0.0])
         if kind == "farmland":
             overlap = max(overlap, s.farmland_m2)
         inside = overlap > 0.005 or planar > 0.005
+        # a line or point layer (河道中心线) is managed as a band around it: a hit is 涉及
+        band = [h for h in hits if not _areal(result, h.layer) and h.distance_m is not None]
         if inside:
             area = overlap if overlap > 0 else planar
-            feats = [n for lyr, fid in ids.items()
-                     for n in feature_names(result, lyr, fid)]
-            if hits and not feats:
-                feats = [hit_feature_text(result, h) for h in hits]
+            feats = [n for lyr, fid in ids.items() for n in feature_names(result, lyr, fid)]
+            count = sum(len(fid) for fid in ids.values())
             what = "占用" if kind in ("farmland", "cultivated") else "涉及"
-            text = (f"项目用地{what}{name} {area_text(area, units)}"
-                    + (f"，涉及 {'、'.join(feats[:6])}" + (" 等" if len(feats) > 6 else "")
-                       if feats else "")
-                    + (f"，占项目用地 {100 * area / s.area_m2:.1f}%" if s.area_m2 > 0 else "")
-                    + "。")
+            text = f"项目用地{what}{name} {area_text(area, units)}"
+            if feats:
+                text += f"，涉及 {'、'.join(feats[:6])}" + (f" 等 {count} 个" if count > 6
+                                                             else "")
+            elif count:
+                text += f"，涉及 {count} 个图斑"
+            if s.area_m2 > 0:
+                text += f"，占项目用地 {100 * area / s.area_m2:.1f}%"
+            text += "。"
+            status = "涉及"
+        elif band:
+            d = min(h.distance_m for h in band)
+            text = (f"项目用地涉及{name}：距{hit_feature_text(result, band[0])} {d:,.1f} 米，"
+                    "在管理（退让）范围内。")
             status = "涉及"
         else:
             near = [h for h in hits if h.distance_m is not None]
@@ -272,7 +289,9 @@ def findings(result, index: int, unit: str | None = None) -> list[dict[str, Any]
                      + "。")
         if not hits and status == "涉及":
             text += "未触发限制性规则。"
-        out.append({"kind": kind, "name": name, "status": status, "hits": hits, "text": text})
+        out.append({"kind": kind, "name": name, "status": status, "hits": hits, "text": text,
+                    "area_m2": area if inside else 0.0,
+                    "features": feats if inside else [hit_feature_text(result, h) for h in hits]})
     return out
 
 
@@ -432,10 +451,12 @@ def _site_blocks(result, i: int, units: tuple[str, ...], *, number: int) -> list
     for f in fs:
         if f["status"] != "涉及":
             continue
-        a = max([h.overlap_m2 for h in f["hits"] if h.overlap_m2] + [0.0])
-        if f["kind"] == "farmland":
-            a = max(a, s.farmland_m2)
-        feats = "；".join(dict.fromkeys(hit_feature_text(result, h) for h in f["hits"])) or "—"
+        a = f["area_m2"]
+        feats = "；".join(dict.fromkeys(hit_feature_text(result, h) for h in f["hits"])) \
+            or "、".join(f["features"][:6]) or "—"
+        if a <= 0:  # a band around a line (河道管理范围): no area of the layer itself
+            rows.append([f["name"], feats, "—", "—", "（管理范围内）"])
+            continue
         rows.append([f["name"], feats, fmt_area(a, units[0]), fmt_area(a, "mu"),
                      f"{100 * a / s.area_m2:.1f}%" if s.area_m2 > 0 else "—"])
     if rows:
