@@ -36,6 +36,7 @@ class Shape:
     width: float
     label: str
     z: int
+    text: str = ""  # drawn beside the shape (SVG only): the site id on the overview
 
 
 @dataclass
@@ -101,11 +102,18 @@ def site_scene(result, index: int | None) -> Scene:
                                 _z(k.id)))
             legend.append((k.color, f"{k.name_zh}（{li.name}）"))
     sites = range(len(result.sites)) if index is None else [index]
+    marker = 0.012 * (win[2] - win[0])
     for i in sites:
         s = result.sites[i]
         col = VERDICT_COLOR[s.verdict]
-        shapes.append(Shape(ss.geoms[i], col, "#000000", 0.35, 2.0,
-                            f"项目 {s.id}", 100))
+        g = ss.geoms[i]
+        if index is None:  # the overview: a site smaller than a marker is drawn as one
+            b = shapely.bounds(g)
+            if max(b[2] - b[0], b[3] - b[1]) < 2 * marker:
+                g = shapely.buffer(shapely.centroid(g), marker, quad_segs=4)
+        shapes.append(Shape(g, col, "#000000" if index is None else col,
+                            0.85 if index is None else 0.3, 1.0 if index is None else 3.0,
+                            f"项目 {s.id}", 100, str(s.id) if index is None else ""))
         if index is not None and not ss.source[i].equals(ss.geoms[i]):
             shapes.append(Shape(ss.source[i], None, "#000000", 1.0, 1.0, "", 101))
     if index is None:
@@ -163,6 +171,11 @@ def scene_svg(scene: Scene, *, width: int = 680, height: int = 520) -> str:
         dash = ' stroke-dasharray="4 3"' if sh.fill is None and sh.z > 100 else ""
         body.append(f'<path d="{d}" {fill} stroke="{sh.stroke}" stroke-width="{sh.width}" '
                     f'fill-rule="evenodd"{dash}/>')
+        if sh.text:
+            (x, y), = tx(np.array([[shapely.bounds(sh.geom)[2], shapely.bounds(sh.geom)[3]]]))
+            body.append(f'<text x="{x + 2:.1f}" y="{y:.1f}" font-size="12" font-weight="bold" '
+                        'font-family="Noto Sans CJK SC, WenQuanYi Zen Hei, sans-serif">'
+                        f'{html.escape(sh.text)}</text>')
     body.append("</g>")
     bar_m = _nice((maxx - minx) / 5)
     bar = bar_m * k
