@@ -21,7 +21,6 @@ from ecogis.errors import EcogisWarning, InputError
 from ecogis.io import parse_source
 from ecogis.measure import METHODS
 from ecogis.report import emit, format_table, to_json
-from ecogis.reports.names import part_labels
 from ecogis.units import AREA_UNITS, area_unit
 from ecogis.workspace import LoadedLayer, Workspace, is_workspace, load_target
 
@@ -138,6 +137,8 @@ def run(args) -> int:
             write_diff(result, args.out, unit=unit)
         map_path = write_change_map(result, before, after, args.map) if args.map else None
     result.notes[:0] = notes
+    from ecogis.reports.names import part_labels
+
     lost_names = part_labels(result.lost, before.gdf)
     gained_names = part_labels(result.gained, after.gdf)
     # ecogis's own warnings (CRS guessed, geometry repaired) are part of the report; library
