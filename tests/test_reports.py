@@ -478,3 +478,21 @@ def test_diff_cites_the_regions_own_plan_and_names_features(tmp_path, origin, ru
     rows = {r[0]: r for r in wb["面积变化"].iter_rows(min_row=2, values_only=True)}
     assert rows["减少"][1] == approx(doc["areas_m2"]["lost"] / 1e4, abs=5e-5)  # 公顷, then 亩
     assert [r[1] for r in wb["减少图斑"].iter_rows(min_row=2, values_only=True)] == ["HX02"]
+
+
+def test_report_shows_displaced_rules_procedures_and_refused_sites(result, monkeypatch):
+    """What helper rules adds to a check (displaced hits, refused sites) reaches the report."""
+    import copy
+
+    from ecogis.reports.html import render_review_html
+
+    s = result.sites[1]
+    shadow = copy.copy(s.hits[0])
+    shadow.overridden_by, shadow.precedence = "anju.farmland.x", "细化了 national 规则"
+    monkeypatch.setattr(s, "overridden", [shadow], raising=False)
+    monkeypatch.setattr(result, "errors", [{"id": "S9", "error": "unknown category"}],
+                        raising=False)
+    page = render_review_html(result, interactive=False)
+    assert "由 anju.farmland.x 取代：细化了 national 规则" in page
+    assert "S9：unknown category" in page
+    assert "须办理的程序" in page

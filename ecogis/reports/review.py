@@ -325,15 +325,24 @@ def opinion(site) -> str:
     return f"经审查，{name}选址存在需复核的事项，请核实下列内容后再行报批。"
 
 
-def override_note(site) -> str | None:
-    """A verdict overridden by hand (``site.extra['override']``), said in one sentence."""
+def override_notes(site) -> list[str]:
+    """Rules a more specific rule displaced on this site (``site.overridden``), one line each.
+
+    Also a verdict set by hand (``site.extra['override']``) when a caller records one.
+    """
+    out = []
+    for h in getattr(site, "overridden", None) or []:
+        by = getattr(h, "overridden_by", "") or "更具体的规则"
+        why = getattr(h, "precedence", "")
+        out.append(f"规则「{h.rule_zh}」（{h.rule}，{VERDICT_ZH.get(h.verdict, h.verdict)}）"
+                   f"由 {by} 取代" + (f"：{why}" if why else ""))
     o = site.extra.get("override") if hasattr(site, "extra") else None
-    if not o:
-        return None
     if isinstance(o, dict):
-        return ("人工调整结论：" + "，".join(f"{k}：{v}" for k, v in o.items() if v not in
-                                         (None, "")))
-    return f"人工调整结论：{o}"
+        out.append("人工调整结论：" + "，".join(f"{k}：{v}" for k, v in o.items()
+                                             if v not in (None, "")))
+    elif o:
+        out.append(f"人工调整结论：{o}")
+    return out
 
 
 # ----------------------------------------------------------------------------- build
@@ -433,9 +442,8 @@ def _site_blocks(result, i: int, units: tuple[str, ...], *, number: int) -> list
         kv.append(["面积核对", f"界址点文件申报面积 {area_text(d['declared_m2'], units)}，"
                    f"坐标计算面积 {area_text(d['ellipsoidal_m2'], units)}，"
                    f"{'一致' if d['ok'] else '不一致，请核对界址点'}"])
-    ov = override_note(s)
-    if ov:
-        kv.append(["结论调整", ov])
+    for ov in override_notes(s):
+        kv.append(["规则取代", ov])
     out.append(Block("kv", rows=kv))
     pts, note = boundary_points(result, i)
     if pts:
@@ -529,6 +537,8 @@ def _tail(result) -> list[Block]:
     for name, p in (result.rulebook.get("params") or {}).items():
         src = "规划原文给出" if p["given"] else "ecogis 默认值（原文未给出）"
         rows.append([f"参数 {name}", f"{p['value']} {p['unit']}；{src}；{p['note']}"])
+    for e in getattr(result, "errors", None) or []:
+        rows.append(["未审查项目", f"{e.get('id')}：{e.get('error')}"])
     for n in result.notes:
         rows.append(["提示", n])
     if rows:
