@@ -191,11 +191,12 @@ def _kinds_checked(result) -> dict[str, list[str]]:
     return out
 
 
-def _planar_overlap(result, index: int, kind: str) -> tuple[float, list[Any], dict[str, list]]:
-    """Planar overlap (m², the check's plane) of site ``index`` with layers of ``kind``."""
+def _overlap(result, index: int, kind: str) -> tuple[float, dict[str, list]]:
+    """Overlap (m², the check's area method) of site ``index`` with the layers of ``kind``,
+    and the ids of the features it meets, per layer (a line layer: the features it touches)."""
     engine, ss = result.engine, result.site_set
     if engine is None or ss is None:
-        return 0.0, [], {}
+        return 0.0, {}
     g = ss.geoms[index]
     total = 0.0
     ids: dict[str, list] = {}
@@ -206,14 +207,17 @@ def _planar_overlap(result, index: int, kind: str) -> tuple[float, list[Any], di
         inter = shapely.intersection(li.parts[idx], g)
         a = shapely.area(inter)
         keep = a > 1e-6
-        if li.areal:
-            total += float(shapely.area(shapely.union_all(inter[keep]))) if keep.any() else 0.0
-        else:
+        if li.areal and keep.any():
+            from ecogis.measure import area
+
+            merged = shapely.union_all(inter[keep])
+            total += float(area(np.array([merged], dtype=object), result.method, engine.crs)[0])
+        elif not li.areal:
             keep = np.ones(len(idx), dtype=bool)
         feats = li.feature_ids[np.unique(li.part_feature[idx[keep]])]
         if len(feats):
             ids[li.name] = [f.item() if hasattr(f, "item") else f for f in feats]
-    return total, [], ids
+    return total, ids
 
 
 def _areal(result, layer: str) -> bool:
@@ -247,7 +251,7 @@ def findings(result, index: int, unit: str | None = None) -> list[dict[str, Any]
                             "text": f"工作空间无{name}图层，相关规则未能审查。",
                             "area_m2": 0.0, "features": []})
             continue
-        planar, _, ids = _planar_overlap(result, index, kind)
+        planar, ids = _overlap(result, index, kind)
         overlap = max([h.overlap_m2 for h in hits if h.overlap_m2] + [0.0])
         if kind == "farmland":
             overlap = max(overlap, s.farmland_m2)
