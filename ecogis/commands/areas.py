@@ -83,10 +83,14 @@ def run(args) -> int:
     title = f"Areas — {rows[0].method_label if rows else args.method}, unit {unit}"
     emit(format_table(data, cols, title=title))
     if by_rows:
+        from ecogis.reports.model import UNIT_DIGITS
+        from ecogis.reports.tables import zone_tables
+
+        pivot = zone_tables([plain(r) for r in by_rows], data, unit=unit, by=args.by)[0]
         emit("")
-        emit(format_table([{**plain(r), "share_pct": 100 * r.share_of_layer} for r in by_rows],
-                          [("layer", "layer"), ("zone", args.by), ("area", f"area ({unit})"),
-                           ("share_pct", "share of layer %")]))
+        emit(format_table([{c.key: c.value(r) for c in pivot.columns} for r in pivot.rows],
+                          [(c.key, c.label) for c in pivot.columns],
+                          digits=UNIT_DIGITS.get(unit, 4), title=pivot.title))
     for n in notes:
         emit(f"warning: {n}")
     return 0
