@@ -56,6 +56,18 @@ def _nice(length: float) -> float:
     return e
 
 
+def _multi(geoms: np.ndarray, areal: bool):
+    """One MultiPolygon (areal layers) or MultiLineString / MultiPoint of ``geoms``' parts."""
+    parts = shapely.get_parts(geoms)
+    dims = shapely.get_dimensions(parts)
+    if areal:
+        return shapely.multipolygons(parts[dims == 2])
+    lines = parts[dims == 1]
+    if len(lines):
+        return shapely.multilinestrings(lines)
+    return shapely.multipoints(parts[dims == 0])
+
+
 def _z(kind_id: str) -> int:
     return DRAW_ORDER.index(kind_id) if kind_id in DRAW_ORDER else len(DRAW_ORDER) // 2
 
@@ -94,8 +106,7 @@ def site_scene(result, index: int | None) -> Scene:
                 continue
             k = li.kind
             areal = li.areal
-            shapes.append(Shape(shapely.union_all(clipped) if len(clipped) < 400
-                                else shapely.GeometryCollection(list(clipped)),
+            shapes.append(Shape(_multi(clipped, areal),
                                 k.color if areal else None, k.color,
                                 max(float(k.fill_opacity), 0.25) if areal else 1.0,
                                 1.0 if areal else 2.5, f"{k.name_zh}（{li.name}）",
