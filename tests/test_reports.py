@@ -496,3 +496,29 @@ def test_report_shows_displaced_rules_procedures_and_refused_sites(result, monke
     assert "由 anju.farmland.x 取代：细化了 national 规则" in page
     assert "S9：unknown category" in page
     assert "须办理的程序" in page
+
+
+def test_cli_docx_summary_matches_cli_json(workspace, run_cli, tmp_path):
+    import docx
+
+    ws, sites = workspace
+    code, out, err = run_cli("check", ws, sites, "--format", "json")
+    assert code == 0, err
+    want = {s["id"]: s for s in json.loads(out)["sites"]}
+    path = tmp_path / "审查.docx"
+    code, _, err = run_cli("check", ws, sites, "--format", "docx", "-o", path, "--unit", "m2")
+    assert code == 0, err
+    doc = docx.Document(path)
+    summary = doc.tables[1]
+    head = [c.text for c in summary.rows[0].cells]
+    assert head[4:6] == ["用地面积（平方米）", "用地面积（亩）"]
+    got = {r.cells[1].text: [c.text for c in r.cells] for r in summary.rows[1:]}
+    assert set(got) == set(want)
+    for sid, s in want.items():
+        assert float(got[sid][4].replace(",", "")) == approx(s["area_m2"], abs=0.005)
+        assert float(got[sid][6].replace(",", "")) == approx(s["farmland_m2"], abs=0.005)
+        assert got[sid][8] == s["verdict_zh"]
+    text = _docx_text(doc)
+    for s in want.values():
+        for h in s["hits"]:
+            assert h["rule_zh"] in text
