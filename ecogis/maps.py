@@ -139,6 +139,8 @@ class LayerStats:
     decimals: int
     dissolved_by: str | None = None
     fields: tuple[str, ...] = ()
+    repaired: int = 0
+    dropped: int = 0
 
 
 @dataclass
@@ -186,24 +188,90 @@ def _to_lonlat(gdf: gpd.GeoDataFrame, where: str) -> gpd.GeoDataFrame:
     return gdf.to_crs(CGCS2000)
 
 
-def display_geometry(
+@dataclass
+class DisplayGeometry:
+    """Display geometries (EPSG:4490) and how they were made: method, decimals, repairs.
+
+    ``repaired`` counts features whose input or simplified geometry was invalid (self-
+    overlapping parts, rings collapsed by rounding) and was rebuilt with
+    ``shapely.make_valid(method="structure")``; ``dropped`` counts features that collapsed
+    to nothing (empty geometries are returned for them, so the array keeps its length).
+    """
+
+    geoms: np.ndarray
+    method: str
+    decimals: int
+    repaired: int = 0
+    dropped: int = 0
+
+
+def grid_decimals(grid_deg: float) -> int:
+    """Return the decimals that write every multiple of ``grid_deg`` degrees exactly (0.0005 → 4)."""
+    for d in range(0, 10):
+        if abs(grid_deg * 10 ** d - round(grid_deg * 10 ** d)) < 1e-9:
+            return d
+    return 9
+
+
+def _keep_dimension(geoms: np.ndarray, dims: np.ndarray) -> np.ndarray:
+    """Return ``geoms`` keeping only parts of dimension ``dims`` (per geometry), as one type.
+
+    A GeometryCollection (``make_valid`` output) becomes the Multi* of its parts of the
+    wanted dimension (empty when it has none); other geometries of a lower dimension become
+    empty.
+    """
+    out = geoms.copy()
+    have = shapely.get_dimensions(out)
+    coll = shapely.get_type_id(out) == 7
+    wrong = (~coll) & (have != dims) & ~shapely.is_empty(out)
+    out[wrong] = shapely.from_wkt("GEOMETRYCOLLECTION EMPTY")
+    if coll.any():
+        idx = np.flatnonzero(coll)
+        parts, owner = shapely.get_parts(out[idx], return_index=True)
+        pdims = shapely.get_dimensions(parts)
+        for j, i in enumerate(idx):
+            sel = parts[(owner == j) & (pdims == dims[i])]
+            sel = shapely.get_parts(sel)  # multi parts -> single parts
+            if dims[i] == 2:
+                out[i] = shapely.multipolygons(sel) if len(sel) else shapely.Polygon()
+            elif dims[i] == 1:
+                out[i] = shapely.multilinestrings(sel) if len(sel) else shapely.LineString()
+            else:
+                out[i] = shapely.multipoints(sel) if len(sel) else shapely.Point()
+    return out
+
+
+def _repair(geoms: np.ndarray, dims: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rebuild the invalid ``geoms`` (``make_valid`` structure, collapsed parts dropped).
+
+    Returns the geometries and the mask of those rebuilt.
+    """
+    bad = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
+    if not bad.any():
+        return geoms, bad
+    out = geoms.copy()
+    fixed = shapely.make_valid(out[bad], method="structure", keep_collapsed=False)
+    out[bad] = _keep_dimension(fixed, dims[bad])
+    return out, bad
+
+
+def simplify_for_display(
     geoms, tolerance_m: float, *, coverage: bool = False, generalise_m: float | None = None,
-    metric=None,
-) -> tuple[np.ndarray, str, int]:
-    """Simplify lon/lat (EPSG:4490) ``geoms`` for display by ``tolerance_m`` metres.
+    grid_deg: float | None = None, metric=None,
+) -> DisplayGeometry:
+    """Simplify lon/lat (EPSG:4490) ``geoms`` for display by ``tolerance_m`` metres; never invalid.
 
     The work is done in the CGCS2000 Gauss-Krüger plane ``metric`` (default: the 3° zone
-    nearest the geometries' centre): ``shapely.coverage_simplify`` when ``coverage`` is true and
-    the geometries are a valid coverage (shared edges stay shared), else
-    ``shapely.simplify(preserve_topology=True)``; ``generalise_m`` simplifies by at least that
-    much and then snaps coordinates to a grid of that many metres. Back in lon/lat, coordinates are rounded to
-    :func:`decimals_for` ``(max(tolerance_m, generalise_m))`` decimals and repeated points
-    removed.
-
-    Returns
-    -------
-    (geometries, method, decimals)
-        Display geometries in EPSG:4490, the method used (text) and the decimals kept.
+    nearest the geometries' centre). Invalid input (e.g. a redline of self-overlapping
+    corridor parts) is first rebuilt with ``shapely.make_valid(method="structure")``. Then
+    ``shapely.coverage_simplify`` when ``coverage`` is true and the geometries are a valid
+    coverage (shared edges stay shared), else ``shapely.simplify(preserve_topology=True)``;
+    ``generalise_m`` simplifies by at least that much and snaps to a grid of that many metres
+    (``shapely.set_precision``). Back in lon/lat, coordinates are snapped to ``grid_deg``
+    degrees (``shapely.set_precision``: every vertex on the grid) or rounded to
+    :func:`decimals_for` ``(tolerance)`` decimals. Whatever rounding made invalid is rebuilt
+    again and whatever collapsed (a sliver ring of 2 points) is dropped: each result is
+    valid, of its input's dimension, or empty.
     """
     from pyproj import Transformer
 
@@ -217,7 +285,10 @@ def display_geometry(
     def tr(t):
         return lambda c: np.column_stack(t.transform(c[:, 0], c[:, 1]))
 
+    dims = shapely.get_dimensions(geoms)
+    was_empty = shapely.is_empty(geoms) | shapely.is_missing(geoms)
     g = shapely.transform(geoms, tr(fwd))
+    g, repaired = _repair(g, dims)
     method = "none"
     tolerance_m = max(tolerance_m, generalise_m or 0.0)  # no detail finer than the grid
     if tolerance_m > 0:
@@ -229,11 +300,45 @@ def display_geometry(
             g = shapely.simplify(g, tolerance_m, preserve_topology=True)
             method = "simplify" if not coverage else "simplify (coverage not valid)"
     if generalise_m:
-        g = shapely.set_precision(g, generalise_m)
+        g, n = _repair(g, dims)
+        repaired |= n
+        g = _keep_dimension(shapely.set_precision(g, generalise_m), dims)
         method += f" + grid {generalise_m:g} m"
-    decimals = decimals_for(max(tolerance_m, generalise_m or 0.0))
-    out = shapely.transform(shapely.transform(g, tr(inv)), lambda c: np.round(c, decimals))
-    return shapely.remove_repeated_points(out), method, decimals
+    g = shapely.transform(g, tr(inv))
+    if grid_deg:
+        g, n = _repair(g, dims)
+        repaired |= n
+        g = _keep_dimension(shapely.set_precision(g, grid_deg), dims)
+        decimals = grid_decimals(grid_deg)
+        method += f" + grid {grid_deg:g}°"
+    else:
+        decimals = decimals_for(max(tolerance_m, generalise_m or 0.0))
+    out = shapely.transform(g, lambda c: np.round(c, decimals))
+    out, n = _repair(out, dims)
+    repaired |= n
+    out = shapely.remove_repeated_points(out)
+    dropped = shapely.is_empty(out) & ~was_empty
+    return DisplayGeometry(out, method, decimals, int((repaired & ~dropped).sum()),
+                           int(dropped.sum()))
+
+
+def display_geometry(
+    geoms, tolerance_m: float, *, coverage: bool = False, generalise_m: float | None = None,
+    grid_deg: float | None = None, metric=None,
+) -> tuple[np.ndarray, str, int]:
+    """Simplify lon/lat (EPSG:4490) ``geoms`` for display by ``tolerance_m`` metres.
+
+    See :func:`simplify_for_display` (which also counts repairs and drops).
+
+    Returns
+    -------
+    (geometries, method, decimals)
+        Display geometries in EPSG:4490 (valid or empty), the method used (text) and the
+        decimals kept.
+    """
+    r = simplify_for_display(geoms, tolerance_m, coverage=coverage, generalise_m=generalise_m,
+                             grid_deg=grid_deg, metric=metric)
+    return r.geoms, r.method, r.decimals
 
 
 # --------------------------------------------------------------------------- attributes
@@ -588,6 +693,8 @@ class _Prepared:
     geoms: np.ndarray | None = None
     method: str = "none"
     decimals: int = 6
+    repaired: int = 0
+    dropped: int = 0
 
 
 def _prepare(layer: MapLayer, kind: Kind, *, public: bool, dissolve_above: int) -> _Prepared:
@@ -642,10 +749,12 @@ def _prepare(layer: MapLayer, kind: Kind, *, public: bool, dissolve_above: int) 
                      v_in, kind.coverage, tol, auto)
 
 
-def _simplify(p: _Prepared, generalise_m: float | None, metric) -> None:
-    p.geoms, p.method, p.decimals = display_geometry(
-        p.lonlat.geometry.values, p.tolerance, coverage=p.coverage,
-        generalise_m=generalise_m, metric=metric)
+def _simplify(p: _Prepared, generalise_m: float | None, metric,
+              grid_deg: float | None = None) -> None:
+    r = simplify_for_display(p.lonlat.geometry.values, p.tolerance, coverage=p.coverage,
+                             generalise_m=generalise_m, grid_deg=grid_deg, metric=metric)
+    p.geoms, p.method, p.decimals, p.repaired, p.dropped = (
+        r.geoms, r.method, r.decimals, r.repaired, r.dropped)
 
 
 def _vertices(p: _Prepared) -> int:
@@ -875,7 +984,11 @@ def make_map(
             features_out=int(len(geoms)), vertices_in=p.vertices_in,
             vertices_out=int(shapely.get_num_coordinates(geoms).sum()),
             tolerance_m=max(p.tolerance, generalise_m or 0.0), method=p.method, decimals=p.decimals,
-            dissolved_by=p.dissolved_by, fields=tuple(p.fields)))
+            dissolved_by=p.dissolved_by, fields=tuple(p.fields), repaired=p.repaired,
+            dropped=p.dropped))
+        if p.repaired or p.dropped:
+            info.notes.append(f"{label}：显示几何修复 {p.repaired} 个要素（无效环/自重叠），"
+                              f"{p.dropped} 个要素简化后过小未显示")
         if p.dissolved_by:
             by = "按" + FIELD_LABELS.get(p.dissolved_by, p.dissolved_by) + "合并" \
                 if p.dissolved_by != "all" else "合并"
