@@ -59,6 +59,7 @@ from ecogis.crs import CGCS2000, metric_crs
 from ecogis.errors import InputError
 from ecogis.kinds import Kind, KindRegistry, load_kinds
 from ecogis.measure import geodesic_area, geodesic_length
+from ecogis.styles import FIELD_LABELS, path_style, value_colors
 from ecogis.units import from_m2
 
 #: display tolerance (m) a layer starts from when it has no explicit ``simplify_m``
@@ -85,13 +86,6 @@ VERDICTS: dict[str, tuple[str, str]] = {  # verdict -> (Chinese label, colour)
 DIFF_STYLES: dict[str, tuple[str, str]] = {  # diff layer -> (Chinese label, colour)
     "lost": ("减少 (lost)", "#e31a1c"),
     "gained": ("增加 (gained)", "#33a02c"),
-}
-FIELD_LABELS: dict[str, str] = {
-    "name": "名称", "zone": "分区", "level": "级别", "type": "类型", "town": "乡镇",
-    "grade": "等别", "land_code": "地类编码", "land_name": "地类名称", "category": "类别",
-    "code": "代码", "setback_m": "退让距离 (m)", "population": "人口", "id": "编号",
-    "basin": "流域", "verdict": "结论", "parcels": "图斑数", "area_km2": "面积 (km²)",
-    "area_mu": "面积 (亩)", "length_km": "长度 (km)", "layer": "图层", "kind": "类型",
 }
 # fields whose values group a coverage layer when it is dissolved for display (first present)
 _GROUP_FIELDS = ("town", "name", "zone", "level", "category", "type", "land_name")
@@ -762,47 +756,13 @@ def _vertices(p: _Prepared) -> int:
 
 
 def _style(kind: Kind, n_features: int, lines_only: bool = False) -> dict:
-    """Return the Leaflet path style of a layer; line layers are never filled."""
-    if kind.id == "admin":
-        region = n_features <= 1
-        return {"color": kind.color, "weight": 3.0 if region else 1.2, "fill": False,
-                "dashArray": "12 4 2 4" if region else "5 4", "opacity": 0.9}
-    if kind.geometry == "line" or lines_only:
-        return {"color": kind.color, "weight": 2.0, "opacity": 0.9, "fill": False}
-    return {"color": kind.color, "weight": 1.0, "opacity": 0.9, "fillColor": kind.color,
-            "fillOpacity": kind.fill_opacity, "fill": kind.fill_opacity > 0}
-
-
-def _shade(hex_color: str, f: float) -> str:
-    """Return ``hex_color`` darkened (f < 0) or lightened (f > 0) by the fraction ``|f|``."""
-    h = hex_color.lstrip("#")
-    try:
-        rgb = [int(h[i:i + 2], 16) for i in (0, 2, 4)]
-    except ValueError:
-        return hex_color
-    out = [round(c + (255 - c) * f) if f > 0 else round(c * (1 + f)) for c in rgb]
-    return "#" + "".join(f"{max(0, min(255, c)):02x}" for c in out)
+    """Return the Leaflet path style of a layer (:func:`ecogis.styles.path_style`)."""
+    return path_style(kind, n_features, lines_only)
 
 
 def _value_colors(kind: Kind, fields: Sequence[str]) -> tuple[str | None, dict[str, str]]:
-    """Return the field whose values shade a layer and ``{value: colour}`` (darkest = strictest).
-
-    A kind with ``groups`` (protected_area: core/general) shades its grouped field by group;
-    otherwise a kind's single enumerated field (water_source level, ugb zone, env_unit
-    category) is shaded in the order of ``values``.
-    """
-    for fld, vals in kind.values.items():
-        if fld not in fields:
-            continue
-        if kind.groups and all(kind.group_of(fld, v) for v in vals):
-            order = list(kind.groups)
-            steps = np.linspace(-0.35, 0.35, len(order)) if len(order) > 1 else [0.0]
-            shade = dict(zip(order, steps, strict=True))
-            return fld, {v: _shade(kind.color, float(shade[kind.group_of(fld, v)])) for v in vals}
-        if len(vals) > 1:
-            steps = np.linspace(-0.3, 0.4, len(vals))
-            return fld, {v: _shade(kind.color, float(t)) for v, t in zip(vals, steps, strict=True)}
-    return None, {}
+    """Return the field whose values shade a layer and ``{value: colour}`` (ecogis.styles)."""
+    return value_colors(kind, fields)
 
 
 def _labels(layers: list[MapLayer], kinds: KindRegistry, public: bool) -> list[str]:

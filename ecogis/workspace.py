@@ -30,6 +30,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from ecogis import gpkg
 from ecogis.crs import crs_label
 from ecogis.errors import InputError, WorkspaceError
 from ecogis.kinds import Kind, load_kinds
@@ -220,8 +221,11 @@ class Workspace:
             else:
                 tmp.unlink()
             self._active = tmp
+            if tmp.exists() and gpkg.user_version(tmp) != gpkg.USER_VERSION:
+                gpkg.rebuild(tmp, reason="GDAL < 3.7 (QGIS 3.22 on Debian) warns on 1.4")
             self._ensure_tables(tmp)
             yield self
+            gpkg.describe(tmp, fixed_time=self.fixed_time, layers_table=LAYERS_TABLE)
             if self.fixed_time:
                 with closing(sqlite3.connect(tmp)) as con, con:
                     con.execute("UPDATE gpkg_contents SET last_change=?",
@@ -246,7 +250,8 @@ class Workspace:
                 have = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
         if LAYERS_TABLE not in have:
             seed = pd.DataFrame({c: [""] for c in _LAYER_COLUMNS})
-            pyogrio.write_dataframe(seed, path, layer=LAYERS_TABLE, driver="GPKG")
+            new = {} if path.exists() else {"dataset_options": gpkg.CREATION_OPTIONS}
+            pyogrio.write_dataframe(seed, path, layer=LAYERS_TABLE, driver="GPKG", **new)
         if META_TABLE not in have:
             pyogrio.write_dataframe(pd.DataFrame({"key": [""], "value": [""]}), path,
                                     layer=META_TABLE, driver="GPKG")
@@ -389,7 +394,8 @@ class Workspace:
         MultiLineString. The source feature ids are kept in column ``src_fid``.
         """
         k = load_kinds()[kind]
-        if name in _RESERVED or not name or name.startswith("gpkg_") or name.startswith("rtree_"):
+        if (name in _RESERVED or name == gpkg.STYLES_TABLE or not name or name.startswith("gpkg_")
+                or name.startswith("rtree_")):
             raise InputError(f"layer name {name!r} is reserved", fix="choose another --name")
         if gdf.crs is None:
             raise InputError("layer has no CRS", layer=name, fix="set a CRS before writing")
@@ -397,6 +403,10 @@ class Workspace:
         if "src_fid" not in out.columns:
             out["src_fid"] = np.asarray(out.index)
         out = out.reset_index(drop=True)
+        out, parts, split = gpkg.split_geometry_types(out, k)
+        if split:  # one geometry type per layer: collections split, reported in repairs
+            repairs = {**(repairs or {}), "geometry_types": {
+                **split, "layers": {d: f"{name}_{d}" for d in parts}}}
         geom_type = None
         types = set(shapely.get_type_id(out.geometry.values).tolist())
         if types <= {3, 6}:
@@ -416,6 +426,11 @@ class Workspace:
                                         else json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list))
                                         else str(v))
         with self.transaction():
+            for d, part in parts.items():
+                self.write(f"{name}_{d}", part, kind, source=source, source_layer=source_layer,
+                           sha256=sha256, crs_source=crs_source, encoding=encoding,
+                           encoding_source=encoding_source, synthetic=synthetic,
+                           extra={**(extra or {}), "split_from": name})
             replaced = name in self.names()
             kw = {"geometry_type": geom_type} if geom_type else {}
             pyogrio.write_dataframe(out, self._target, layer=name, driver="GPKG",
