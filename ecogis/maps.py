@@ -98,6 +98,57 @@ class MapInputError(InputError):
     """A map cannot be drawn from the given layers, sites, diff or options."""
 
 
+@dataclass(frozen=True)
+class Publication:
+    """What a public map may show: ``[publication]`` of ``layers/kinds.toml``.
+
+    ``grid_deg``: every vertex is snapped to this lon/lat grid (degrees); ``min_tolerance_m``:
+    geometries are simplified by at least this many metres first; ``fields``: attributes kept
+    (``kind``, ``zone`` = the kind's zone-like field, ``name``) where the kind lists them as
+    public; ``nonpublic``: kinds refused unless asked; ``statement``: 示意图 text.
+    """
+
+    grid_deg: float = 0.0005
+    min_tolerance_m: float = 50.0
+    fields: tuple[str, ...] = ("kind", "zone", "name")
+    nonpublic: tuple[str, ...] = ("site",)
+    statement: str = "示意图"
+
+
+def publication() -> Publication:
+    """Return the public-map policy from ``layers/kinds.toml`` (``[publication]``)."""
+    from ecogis.data import check_keys, data_path, read_toml_cached
+
+    path = data_path("kinds.toml")
+    raw = dict(read_toml_cached(path).get("publication", {}))
+    check_keys(raw, {"grid_deg", "min_tolerance_m", "fields", "nonpublic", "statement"},
+               "[publication]", path)
+    d = Publication()
+    return Publication(grid_deg=float(raw.get("grid_deg", d.grid_deg)),
+                       min_tolerance_m=float(raw.get("min_tolerance_m", d.min_tolerance_m)),
+                       fields=tuple(raw.get("fields", d.fields)),
+                       nonpublic=tuple(raw.get("nonpublic", d.nonpublic)),
+                       statement=str(raw.get("statement", d.statement)))
+
+
+def public_fields(kind: Kind, pub: Publication | None = None) -> list[str]:
+    """Return the attribute fields of ``kind`` a public map keeps (``name``, the zone-like field).
+
+    Only fields the kind lists as ``public`` are kept; ``zone`` stands for the kind's
+    zone-like enumerated field (zone, level or category: the one its style is categorised by).
+    """
+    pub = pub or publication()
+    out = []
+    for f in pub.fields:
+        if f == "zone":
+            by, _ = value_colors(kind)
+            cands = [by] if by else [c for c in ("zone", "level", "category") if c in kind.values]
+            out += [c for c in cands if c in kind.public and c not in out]
+        elif f != "kind" and f in kind.public and f not in out:
+            out.append(f)
+    return out
+
+
 @dataclass
 class MapLayer:
     """A layer to draw: its name, kind id and features (any CRS; lon/lat EPSG:4490 is used).
@@ -148,6 +199,8 @@ class MapInfo:
     renderer: str
     layers: list[LayerStats] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    map_number: str | None = None
+    grid_deg: float | None = None
 
     @property
     def vertices(self) -> int:
@@ -362,7 +415,7 @@ def _clean(value: Any) -> Any:
 
 
 def _fields_for(kind: Kind, columns, public: bool) -> list[str]:
-    allowed = kind.public if public else kind.fields
+    allowed = public_fields(kind) if public else kind.fields
     return [f for f in allowed if f in columns]
 
 
@@ -701,7 +754,7 @@ def _prepare(layer: MapLayer, kind: Kind, *, public: bool, dissolve_above: int) 
         dissolve = kind.coverage and kind.id != "admin" and n_in > dissolve_above
     dissolved_by = None
     if dissolve:
-        allowed = kind.public if public else kind.fields
+        allowed = public_fields(kind) if public else kind.fields
         limit = max(1, min(MAX_DISSOLVE_GROUPS, n_in // 10))
         group = next((f for f in _GROUP_FIELDS if f in allowed and f in lonlat.columns
                       and lonlat[f].nunique() <= limit), None)
@@ -723,20 +776,21 @@ def _prepare(layer: MapLayer, kind: Kind, *, public: bool, dissolve_above: int) 
         if group is not None:
             data[group] = order
         lonlat = gpd.GeoDataFrame(data, geometry=merged, crs=CGCS2000)
-        fields = ([group] if group else []) + ["parcels"]
+        fields = ([group] if group else []) + ([] if public else ["parcels"])
         dissolved_by = group or "all"
-    area = geodesic_area_m2(lonlat.geometry.values)
     props_df = pd.DataFrame({f: lonlat[f].to_numpy() for f in fields})
     is_poly = np.isin(shapely.get_type_id(lonlat.geometry.values), (3, 6))
-    if is_poly.any():
+    if is_poly.any() and not public:  # a public map carries only kind, zone and name
+        area = geodesic_area_m2(lonlat.geometry.values)
         for k, v in _area_props(area).items():
             props_df[k] = np.where(is_poly, v, np.nan)
     is_line = np.isin(shapely.get_type_id(lonlat.geometry.values), (1, 5))
-    if is_line.any():
+    if is_line.any() and not public:
         length = geodesic_length(lonlat.geometry.values, crs=CGCS2000)
         props_df["length_km"] = np.where(is_line, np.round(length / 1000.0, 3), np.nan)
     props = [{k: _clean(v) for k, v in row.items() if _clean(v) is not None}
-             for row in props_df.to_dict("records")]
+             for row in props_df.to_dict("records")] if len(props_df.columns) else \
+        [{} for _ in range(len(lonlat))]
     auto = layer.simplify_m is None
     tol = DEFAULT_TOLERANCE_M if auto else float(layer.simplify_m)
     return _Prepared(layer, kind, lonlat, props, list(props_df.columns), dissolved_by, n_in,
@@ -803,6 +857,8 @@ def make_map(
     dissolve_above: int = DISSOLVE_ABOVE,
     renderer: str = "auto",
     kinds: KindRegistry | None = None,
+    map_number: str | None = None,
+    include_nonpublic: bool = False,
 ) -> folium.Map:
     """Return a folium map of ``layers`` (and siting ``sites``, a ``diff``) ready for :func:`save_map`.
 
@@ -816,7 +872,10 @@ def make_map(
         True when any data is synthetic: the map says "示意数据 (synthetic)". A layer's own
         ``MapLayer.synthetic`` also sets it.
     public
-        Keep only the attributes each kind lists as ``public``; the map says so.
+        A map fit to publish (``[publication]`` of kinds.toml): every geometry simplified by
+        at least 50 m and every vertex snapped to a 0.0005° grid; only kind, zone and name
+        kept (where the kind lists them public); layers of non-public kinds (sites under
+        review) refused unless ``include_nonpublic``; the 示意图 / 审图号 statement shown.
     basemap
         ``none`` (default, offline), ``osm`` or ``tianditu`` (needs ``tianditu_key``). ``amap``
         is refused: its tiles are GCJ-02 and the overlays are not shifted.
@@ -834,6 +893,10 @@ def make_map(
         Coverage layers with more features are dissolved for display (by town when present).
     renderer
         ``svg``, ``canvas`` or ``auto`` (canvas above :data:`CANVAS_ABOVE` drawn features).
+    map_number
+        审图号 of a public map (printed with the 示意图 statement).
+    include_nonpublic
+        Let a public map carry layers (and sites) of kinds listed as ``nonpublic``.
 
     Returns
     -------
@@ -858,6 +921,19 @@ def make_map(
     for lyr in items:
         kinds[lyr.kind]  # raises KindError naming the kind
     synthetic = synthetic or any(lyr.synthetic for lyr in items)
+    pub = publication()
+    grid_deg = pub.grid_deg if public else None
+    if public and not include_nonpublic:
+        shut = [(lyr.name, kinds[lyr.kind]) for lyr in items if lyr.kind in pub.nonpublic]
+        if sites is not None and len(sites) and "site" in pub.nonpublic:
+            shut.append(("sites", kinds["site"]))
+        if shut:
+            name, k = shut[0]
+            raise MapInputError(
+                f"layer {name!r} is {k.name_zh} ({k.id}), a kind kinds.toml marks non-public "
+                "([publication] nonpublic): a public map does not carry it",
+                fix="leave it out (--layers without it, no --sites), or pass "
+                    "--include-nonpublic when it has been cleared for publication")
 
     # draw order: coverage fills at the bottom, other polygons, then admin boundaries on top
     def rank(lyr: MapLayer) -> int:
@@ -883,7 +959,9 @@ def make_map(
     metric = metric_crs(bounds)
 
     for p in prepared:
-        _simplify(p, generalise_m, metric)
+        if public:
+            p.tolerance = max(p.tolerance, pub.min_tolerance_m)
+        _simplify(p, generalise_m, metric, grid_deg)
     total = sum(_vertices(p) for p in prepared)
     while total > max_vertices:
         cands = [p for p in prepared if p.auto and p.tolerance < MAX_AUTO_TOLERANCE_M
@@ -893,7 +971,7 @@ def make_map(
         big = max(cands, key=_vertices)
         big.tolerance *= 2
         before = _vertices(big)
-        _simplify(big, generalise_m, metric)
+        _simplify(big, generalise_m, metric, grid_deg)
         total += _vertices(big) - before
 
     n_drawn = sum(len(p.geoms) for p in prepared) + sum(len(g) for _, g in extra) + (
@@ -912,7 +990,8 @@ def make_map(
     _add_basemap(m, basemap, tianditu_key)
 
     info = MapInfo(title=title, public=public, synthetic=synthetic, basemap=basemap,
-                   renderer=renderer)
+                   renderer=renderer, map_number=map_number if public else None,
+                   grid_deg=grid_deg)
     legend: list[str] = []
     for i, (p, label) in enumerate(zip(prepared, labels, strict=True)):
         types = shapely.get_type_id(p.geoms[~shapely.is_missing(p.geoms)])
@@ -960,8 +1039,9 @@ def make_map(
         i = len(info.layers)
         style = {"color": color, "weight": 1.5, "fillColor": color, "fillOpacity": 0.6,
                  "className": f"ecogis-layer-{i}"}
-        geoms, method, dec = display_geometry(gdf.geometry.values, DEFAULT_TOLERANCE_M,
-                                              generalise_m=generalise_m, metric=metric)
+        geoms, method, dec = display_geometry(
+            gdf.geometry.values, max(DEFAULT_TOLERANCE_M, pub.min_tolerance_m if public else 0),
+            generalise_m=generalise_m, grid_deg=grid_deg, metric=metric)
         fields, props = _diff_props(gdf, kinds, public)
         spec = {"label": f"变化：{zh}", "style": style,
                 "fields": [[f, FIELD_LABELS.get(f, f)] for f in fields], "tip": fields[:2]}
@@ -978,7 +1058,7 @@ def make_map(
             decimals=dec, fields=tuple(fields)))
 
     if site_ll is not None:
-        _add_sites(m, site_ll, kinds, public, generalise_m, metric, info, legend)
+        _add_sites(m, site_ll, kinds, public, generalise_m, metric, info, legend, grid_deg)
 
     # notes and legend
     notes = list(info.notes)
@@ -990,18 +1070,21 @@ def make_map(
     notes.append("坐标系 CGCS2000 (EPSG:4490)；面积为 CGCS2000 椭球面积；"
                  f"显示几何已简化（容差 {_tol_text(info.layers)}）")
     if public:
-        notes.append("公开版：仅保留各图层的公开字段" + (
-            f"；坐标已概化至 {generalise_m:g} m 网格" if generalise_m else ""))
+        notes.append(f"公开版：仅保留图层类型、分区与名称；几何概化（简化 ≥ {pub.min_tolerance_m:g} m，"
+                     f"坐标取整至 {pub.grid_deg:g}° 网格，约 50 m）" + (
+                         f"；另概化至 {generalise_m:g} m 网格" if generalise_m else ""))
+        notes.insert(0, _statement(pub, map_number))
     elif generalise_m:
         notes.append(f"坐标已概化至 {generalise_m:g} m 网格")
     notes.append(_basemap_note(basemap))
     info.notes = notes
 
     badge = '<span class="ecogis-badge">示意数据 (synthetic)</span>' if synthetic else ""
-    pub = '<span class="ecogis-badge" style="background:#2c7fb8">公开版</span>' if public else ""
+    pub_badge = ('<span class="ecogis-badge" style="background:#2c7fb8">'
+                 + html_mod.escape(_statement(pub, map_number)) + "</span>") if public else ""
     root = m.get_root()
     root.html.add_child(Element(
-        f'<div class="ecogis-title">{html_mod.escape(title)}{badge}{pub}</div>'),
+        f'<div class="ecogis-title">{html_mod.escape(title)}{badge}{pub_badge}</div>'),
         name="ecogis_title")
     root.html.add_child(Element(
         '<div class="ecogis-legend"><h4>图例</h4>' + "".join(legend)
@@ -1011,6 +1094,12 @@ def make_map(
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     m.ecogis = info  # type: ignore[attr-defined]
     return m
+
+
+def _statement(pub: Publication, map_number: str | None) -> str:
+    """``示意图 · 审图号：GS(2024)1234号`` (or ``示意图 · 无审图号``)."""
+    number = (map_number or "").strip()
+    return f"{pub.statement} · 审图号：{number}" if number else f"{pub.statement} · 无审图号"
 
 
 def _tol_text(stats: list[LayerStats]) -> str:
@@ -1039,21 +1128,22 @@ def _bounds(frames: list[gpd.GeoDataFrame]) -> tuple[float, float, float, float]
 def _diff_props(gdf: gpd.GeoDataFrame, kinds: KindRegistry,
                 public: bool) -> tuple[list[str], list[dict]]:
     cols = [c for c in gdf.columns if c != gdf.geometry.name]
-    area = geodesic_area_m2(gdf.geometry.values)
+    area = None if public else geodesic_area_m2(gdf.geometry.values)
     recs = []
     for i, row in enumerate(gdf[cols].to_dict("records")):
         kind = kinds.kinds.get(str(row.get("kind"))) if "kind" in row else None
-        if public:
+        if public:  # kind, zone and name only
             keep = {"kind": kind.name_zh} if kind else {}
             if kind is not None:
-                keep.update({f: row[f] for f in kind.public if f in row})
+                keep.update({f: row[f] for f in public_fields(kind) if f in row})
         else:
             keep = {k: v for k, v in row.items()
                     if isinstance(v, (str, int, float, np.integer, np.floating))}
             if kind is not None:
                 keep["kind"] = kind.name_zh
-        keep["area_km2"] = round(float(from_m2(area[i], "km2")), 4)
-        keep["area_mu"] = round(float(from_m2(area[i], "mu")), 1)
+        if area is not None:
+            keep["area_km2"] = round(float(from_m2(area[i], "km2")), 4)
+            keep["area_mu"] = round(float(from_m2(area[i], "mu")), 1)
         recs.append({k: _clean(v) for k, v in keep.items() if _clean(v) is not None})
     fields: list[str] = []
     for r in recs:
@@ -1064,9 +1154,11 @@ def _diff_props(gdf: gpd.GeoDataFrame, kinds: KindRegistry,
 
 
 def _add_sites(m, sites: gpd.GeoDataFrame, kinds: KindRegistry, public: bool,
-               generalise_m: float | None, metric, info: MapInfo, legend: list[str]) -> None:
+               generalise_m: float | None, metric, info: MapInfo, legend: list[str],
+               grid_deg: float | None = None) -> None:
     site_kind = kinds.kinds.get("site")
-    allowed = set(site_kind.public if public and site_kind else ("id", "name", "category"))
+    allowed = set(public_fields(site_kind) if public and site_kind
+                  else ("id", "name", "category"))
     if not public and site_kind:
         allowed |= set(site_kind.fields)
     fields = [f for f in ("id", "name", "category") if f in allowed and f in sites.columns]
@@ -1083,7 +1175,8 @@ def _add_sites(m, sites: gpd.GeoDataFrame, kinds: KindRegistry, public: bool,
                 p["hits"] = [_hit_text(h, public, kinds) for h in hits]
         props.append({k: v for k, v in p.items() if v is not None})
     geoms, method, dec = display_geometry(sites.geometry.values, 0.5,
-                                          generalise_m=generalise_m, metric=metric)
+                                          generalise_m=generalise_m, grid_deg=grid_deg,
+                                          metric=metric)
     i = len(info.layers)
     style = {"color": "#222222", "weight": 2.5, "fillColor": "#000000", "fillOpacity": 0.75,
              "className": f"ecogis-layer-{i}"}
