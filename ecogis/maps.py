@@ -480,16 +480,54 @@ var ecogis = (function(){
     };
   }
   function layer(data, spec){
-    return L.geoJSON(data, {
-      style: style(spec),
-      pointToLayer: function(f, ll){ return L.circleMarker(ll, Object.assign({radius: 7}, style(spec)(f))); },
+    // boundaries are outlines only: not interactive, so clicks reach the layers beneath
+    var interactive = spec.interactive !== false;
+    var g = L.geoJSON(data, {
+      style: style(spec), interactive: interactive,
+      pointToLayer: function(f, ll){ return L.circleMarker(ll, Object.assign(
+        {radius: 7, interactive: interactive}, style(spec)(f))); },
       onEachFeature: function(f, l){
+        if (!interactive) { return; }
         l.bindTooltip(tip(f, spec), {sticky: true});
         l.bindPopup(popup(f, spec), {maxWidth: 420});
       }
     });
+    (spec.labels || []).forEach(function(lb){
+      var mk = L.marker([lb[0], lb[1]], {interactive: false, keyboard: false,
+        icon: L.divIcon({className: 'ecogis-label ecogis-label-' + (spec.labelClass || 'feature'),
+                         html: '<span>' + esc(lb[2]) + '</span>', iconSize: null})});
+      mk._ecogisMinZoom = spec.labelMinZoom || 0;
+      g.addLayer(mk);
+    });
+    return g;
   }
-  return {layer: layer, esc: esc};
+  function controls(map){
+    // attribution without Leaflet's flag icon; a metric scale; a north arrow; zoomed labels
+    if (map.attributionControl) {
+      map.attributionControl.setPrefix('<a href="https://leafletjs.com" title="Leaflet">Leaflet</a>');
+    }
+    L.control.scale({metric: true, imperial: false, maxWidth: 150}).addTo(map);
+    var north = L.control({position: 'topleft'});
+    north.onAdd = function(){
+      var d = L.DomUtil.create('div', 'ecogis-north leaflet-bar');
+      d.title = '指北针：图上方为正北';
+      d.innerHTML = '<svg width="30" height="40" viewBox="0 0 30 40" aria-label="北">' +
+        '<polygon points="15,3 23,27 15,21 7,27" fill="#222"/>' +
+        '<text x="15" y="38" text-anchor="middle" font-size="11" font-weight="bold">N</text></svg>';
+      return d;
+    };
+    north.addTo(map);
+    function labels(){
+      var z = map.getZoom();
+      map.eachLayer(function(l){
+        if (l._ecogisMinZoom !== undefined && l.getElement && l.getElement()) {
+          l.getElement().style.display = z >= l._ecogisMinZoom ? '' : 'none'; }
+      });
+    }
+    map.on('zoomend overlayadd layeradd', labels);
+    map.whenReady(labels);
+  }
+  return {layer: layer, controls: controls, esc: esc};
 })();
 </script>
 """
@@ -503,6 +541,14 @@ _CSS = """
     "Microsoft YaHei", "PingFang SC", sans-serif; text-align: center; }
   .ecogis-title .ecogis-badge { display: inline-block; margin-left: 8px; padding: 1px 6px;
     font-size: 12px; color: #fff; background: #c0392b; border-radius: 3px; vertical-align: middle; }
+  .ecogis-legend summary { cursor: pointer; font-weight: bold; font-size: 13px; }
+  .ecogis-legend:not([open]) { padding: 4px 10px; }
+  .ecogis-north { background: rgba(255,255,255,0.9); padding: 2px; line-height: 0; }
+  .ecogis-label { background: none; border: none; white-space: nowrap; pointer-events: none; }
+  .ecogis-label span { position: relative; left: -50%; top: -0.7em; font: 12px/1.2 "Noto Sans CJK SC",
+    "Microsoft YaHei", "PingFang SC", sans-serif; color: #333; text-shadow: 0 0 3px #fff,
+    0 0 3px #fff, 0 0 2px #fff; }
+  .ecogis-label-town span { font-size: 13px; font-weight: bold; color: #444; }
   .ecogis-legend { position: absolute; bottom: 28px; right: 10px; z-index: 1000;
     background: rgba(255,255,255,0.94); padding: 8px 10px; border-radius: 4px; max-width: 320px;
     max-height: 60%; overflow-y: auto; box-shadow: 0 1px 4px rgba(0,0,0,0.3);
@@ -542,6 +588,22 @@ class GeoJsonOverlay(Layer):
         self._name = "GeoJsonOverlay"
         self.data = data
         self.spec = _script_safe(json.dumps(spec, ensure_ascii=False, separators=(",", ":")))
+
+
+class _Controls(MacroElement):
+    """Attribution prefix without the flag, metric scale, north arrow, label zooms (JS)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        ecogis.controls({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "EcogisControls"
 
 
 class _Helpers(MacroElement):
@@ -621,15 +683,52 @@ def _hit_text(hit: Any, public: bool, kinds: KindRegistry) -> str:
     dist = hit.get("distance_m")
     if isinstance(dist, (int, float)) and dist > 0:
         parts.append(f"距离 {dist:.0f} m")
-    if hit.get("citation"):
-        parts.append(f"依据 {hit['citation']}")
+    cite = citation_text(hit.get("citation"))
+    if cite:
+        parts.append(f"依据 {cite}")
     if not public:
         extra = {k: v for k, v in hit.items()
                  if k not in (*_PUBLIC_HIT_KEYS, "name", "feature_name")
-                 and isinstance(v, (str, int, float))}
+                 and isinstance(v, (str, int, float)) and not isinstance(v, bool)}
         if extra:
-            parts.append(", ".join(f"{k}={v}" for k, v in extra.items()))
+            parts.append("，".join(f"{FIELD_LABELS.get(k, k)}：{v}" for k, v in extra.items()))
     return "；".join(parts)
+
+
+def citation_text(citation: Any) -> str:
+    """Return a rule citation as one line of text (``《文件》 第x条 (file L12)``), never a repr.
+
+    Accepts the ``citation`` of a siting hit: a dict (``text``, or ``document`` and
+    ``clause``), a string, or nothing.
+    """
+    if not citation:
+        return ""
+    if isinstance(citation, Mapping):
+        if citation.get("text"):
+            return str(citation["text"])
+        out = " ".join(str(citation[k]) for k in ("document", "clause") if citation.get(k))
+        if citation.get("file"):
+            out += f" ({citation['file']}" + (f" L{citation['line']}" if citation.get("line")
+                                              else "") + ")"
+        if citation.get("verified") is False:
+            out += "（条文待核实）"
+        return out.strip()
+    if isinstance(citation, (list, tuple)):
+        return "；".join(citation_text(c) for c in citation if c)
+    return str(citation)
+
+
+def category_name(category: Any) -> str | None:
+    """Return the Chinese name of a project category id (``industrial`` → 工业项目)."""
+    if category is None:
+        return None
+    try:
+        from ecogis.rules import load_categories
+
+        found = load_categories().find(category)
+    except Exception:  # no categories file: show the id
+        found = None
+    return found.name_zh if found is not None else str(category)
 
 
 def read_sites(path: str | Path, sites_file: str | Path | None = None) -> gpd.GeoDataFrame:
@@ -639,7 +738,7 @@ def read_sites(path: str | Path, sites_file: str | Path | None = None) -> gpd.Ge
     warn / allowed) and ``hits``; its geometry is the site's ``geometry`` GeoJSON member when
     present, else the feature with the same ``id`` in ``sites_file`` (or the JSON's top-level
     ``sites_file`` / ``input`` path). Returns a GeoDataFrame in EPSG:4490 with columns
-    ``id, name, category, verdict, hits`` (hits a list per site).
+    ``id, name, category, category_zh, verdict, hits`` (hits a list per site).
     """
     p = Path(path)
     if p.suffix.lower() != ".json":
@@ -668,11 +767,12 @@ def read_sites(path: str | Path, sites_file: str | Path | None = None) -> gpd.Ge
                                 fix="each entry of `sites` needs id, verdict and hits")
         rows.append({
             "id": str(s["id"]), "name": s.get("name"), "category": s.get("category"),
+            "category_zh": s.get("category_zh"),
             "verdict": s.get("verdict"), "hits": list(s.get("hits") or []),
         })
         g = s.get("geometry")
         geoms.append(shapely.from_geojson(json.dumps(g)) if g else None)
-    df = pd.DataFrame(rows, columns=["id", "name", "category", "verdict", "hits"])
+    df = pd.DataFrame(rows, columns=["id", "name", "category", "category_zh", "verdict", "hits"])
     if all(g is not None for g in geoms):
         return gpd.GeoDataFrame(df, geometry=geoms, crs=doc.get("crs") or CGCS2000)
     src = sites_file or doc.get("sites_file") or doc.get("input")
@@ -981,7 +1081,7 @@ def make_map(
     if renderer not in ("svg", "canvas"):
         raise MapInputError(f"unknown renderer {renderer!r}", fix="use svg, canvas or auto")
 
-    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=renderer == "canvas",
+    m = folium.Map(tiles=None, control_scale=False, prefer_canvas=renderer == "canvas",
                    zoom_snap=0.25)
     m.default_js = list(offline.OFFLINE_JS)
     m.default_css = list(offline.OFFLINE_CSS)
@@ -1005,6 +1105,9 @@ def make_map(
                 "fields": [[f, FIELD_LABELS.get(f, f)] for f in p.fields],
                 "tip": [f for f in p.fields if f in ("name", "zone", "level", "town", "category",
                                                      "type", "parcels")][:2]}
+        if p.kind.id == "admin":
+            spec["interactive"] = False
+        spec.update(_label_spec(p, geoms, props, grid_deg))
         by, colors = _value_colors(p.kind, p.fields)
         present = {pr.get(by) for pr in props} if by else set()
         colors = {v: c for v, c in colors.items() if v in present}
@@ -1087,13 +1190,45 @@ def make_map(
         f'<div class="ecogis-title">{html_mod.escape(title)}{badge}{pub_badge}</div>'),
         name="ecogis_title")
     root.html.add_child(Element(
-        '<div class="ecogis-legend"><h4>图例</h4>' + "".join(legend)
-        + '<div class="ecogis-note">' + "<br>".join(notes) + "</div></div>"),
+        '<details class="ecogis-legend" open><summary>图例</summary>' + "".join(legend)
+        + '<div class="ecogis-note">' + "<br>".join(notes) + "</div></details>"),
         name="ecogis_legend")
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    _Controls().add_to(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     m.ecogis = info  # type: ignore[attr-defined]
     return m
+
+
+#: zoom from which labels show: town names, and names of other named features
+TOWN_LABEL_ZOOM = 9
+FEATURE_LABEL_ZOOM = 12
+#: a layer with more named features than this gets no labels (parcels)
+MAX_LABELS = 300
+
+
+def _label_spec(p: _Prepared, geoms: np.ndarray, props: list[dict],
+                grid_deg: float | None) -> dict:
+    """Return ``labels`` ([lat, lon, text] per named feature) and their zoom for a layer."""
+    names = [pr.get("name") for pr in props]
+    have = [i for i, n in enumerate(names) if isinstance(n, str) and n.strip()]
+    if not have or len(have) > MAX_LABELS:
+        return {}
+    town = p.kind.id == "admin"
+    if town and len(geoms) <= 1:
+        return {}  # the region: its name is the title
+    sel = geoms[have]
+    lines = np.isin(shapely.get_type_id(sel), (1, 5))
+    pts = shapely.point_on_surface(sel)
+    if lines.any():
+        pts[lines] = shapely.line_interpolate_point(sel[lines], 0.5, normalized=True)
+    xy = shapely.get_coordinates(pts)
+    xy = np.round(xy / grid_deg) * grid_deg if grid_deg else np.round(xy, 5)
+    dec = grid_decimals(grid_deg) if grid_deg else 5
+    labels = [[round(float(y), dec), round(float(x), dec), str(names[i])]
+              for (x, y), i in zip(xy, have, strict=True)]
+    return {"labels": labels, "labelClass": "town" if town else "feature",
+            "labelMinZoom": TOWN_LABEL_ZOOM if town else FEATURE_LABEL_ZOOM}
 
 
 def _statement(pub: Publication, map_number: str | None) -> str:
@@ -1166,6 +1301,8 @@ def _add_sites(m, sites: gpd.GeoDataFrame, kinds: KindRegistry, public: bool,
     props = []
     for row in sites.to_dict("records"):
         p = {f: _clean(row.get(f)) for f in fields}
+        if p.get("category") is not None:
+            p["category"] = row.get("category_zh") or category_name(p["category"])
         if has_verdict:
             v = row.get("verdict")
             p["verdict"] = VERDICTS.get(str(v), (str(v), ""))[0] if v is not None else None

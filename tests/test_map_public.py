@@ -22,17 +22,23 @@ from ecogis.maps import MapInputError, MapLayer, make_map, publication, render_h
 GRID = 0.0005
 
 
-def page_collections(html: str) -> list[dict]:
-    """Return the GeoJSON FeatureCollections embedded in a map page (``ecogis.layer(...)``)."""
+def page_layers(html: str) -> list[tuple[dict, dict]]:
+    """Return (FeatureCollection, spec) of each layer embedded in a map page
+    (``ecogis.layer(data, spec)``)."""
     dec = json.JSONDecoder()
     out = []
     for m in re.finditer(r"ecogis\.layer\(", html):
         start = m.end()
         if html[start] != "{":
             continue  # the helper's own definition
-        obj, _ = dec.raw_decode(html, start)
-        out.append(obj)
+        obj, end = dec.raw_decode(html, start)
+        spec, _ = dec.raw_decode(html, html.index("{", end))
+        out.append((obj, spec))
     return out
+
+
+def page_collections(html: str) -> list[dict]:
+    return [fc for fc, _ in page_layers(html)]
 
 
 def coords(fc: dict) -> np.ndarray:
@@ -85,6 +91,10 @@ def test_no_vertex_off_the_grid(public_html):
         total += len(xy)
         assert not off_grid(xy).any()
     assert total > 100
+    # label anchors are positions too
+    labels = [lb for _, spec in page_layers(public_html) for lb in spec.get("labels", [])]
+    assert len(labels) >= 10  # towns and named features
+    assert not off_grid(np.array([lb[:2] for lb in labels], dtype=float)).any()
 
 
 def test_internal_map_is_not_on_the_grid(layers):

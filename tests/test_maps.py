@@ -214,12 +214,13 @@ def test_map_layers_styles_areas_and_legend(full_map, full_html, layers):
     _, pspec = by_label["自然保护地 (parks)"]
     assert pspec["by"] == "zone" and set(pspec["colors"]) == {"核心保护区", "一般控制区"}
     # legend in Chinese with every layer, verdicts and diff; synthetic note and scale bar
-    legend = re.search(r'<div class="ecogis-legend">(.*?)</div></div>', html, re.S).group(1)
+    legend = re.search(r'<details class="ecogis-legend" open>(.*?)</details>', html,
+                       re.S).group(1)
     for label in ["图例", "生态保护红线 (redline)", "永久基本农田 (farmland)", "自然保护地 (parks)",
                   "行政区界 (region)", "乡镇界 (towns)", "禁止", "有条件允许", "提示", "允许",
                   "减少 (lost)", "增加 (gained)", "示意数据 (synthetic)"]:
         assert label in legend
-    assert "L.control.scale()" in html
+    assert "L.control.scale({metric: true, imperial: false" in html  # metric only
     assert "<title>安居区 三区三线示意图</title>" in html
 
 
