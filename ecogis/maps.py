@@ -304,7 +304,7 @@ def _repair(geoms: np.ndarray, dims: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 def simplify_for_display(
     geoms, tolerance_m: float, *, coverage: bool = False, generalise_m: float | None = None,
-    grid_deg: float | None = None, metric=None,
+    grid_deg: float | None = None, metric=None, cache: dict | None = None,
 ) -> DisplayGeometry:
     """Simplify lon/lat (EPSG:4490) ``geoms`` for display by ``tolerance_m`` metres; never invalid.
 
@@ -319,28 +319,39 @@ def simplify_for_display(
     :func:`decimals_for` ``(tolerance)`` decimals. Whatever rounding made invalid is rebuilt
     again and whatever collapsed (a sliver ring of 2 points) is dropped: each result is
     valid, of its input's dimension, or empty.
+
+    ``cache`` (a dict the caller keeps per layer) holds the projected, repaired geometries
+    and the coverage check between calls on the same ``geoms`` with other tolerances.
     """
     from pyproj import Transformer
 
-    geoms = np.asarray(geoms, dtype=object)
-    if metric is None:
-        b = shapely.total_bounds(geoms)
-        metric = metric_crs(b if np.isfinite(b).all() else (105.0, 30.0, 105.0, 30.0))
-    fwd = Transformer.from_crs(CGCS2000, metric, always_xy=True)
-    inv = Transformer.from_crs(metric, CGCS2000, always_xy=True)
+    cache = {} if cache is None else cache
+    if "g" not in cache:
+        geoms = np.asarray(geoms, dtype=object)
+        if metric is None:
+            b = shapely.total_bounds(geoms)
+            metric = metric_crs(b if np.isfinite(b).all() else (105.0, 30.0, 105.0, 30.0))
+        fwd = Transformer.from_crs(CGCS2000, metric, always_xy=True)
+        cache["inv"] = Transformer.from_crs(metric, CGCS2000, always_xy=True)
+        dims = shapely.get_dimensions(geoms)
+        g = shapely.transform(geoms, lambda c: np.column_stack(fwd.transform(c[:, 0], c[:, 1])))
+        g, repaired = _repair(g, dims)
+        cache.update(g=g, dims=dims, repaired=repaired,
+                     was_empty=shapely.is_empty(geoms) | shapely.is_missing(geoms))
+    inv, g, dims = cache["inv"], cache["g"], cache["dims"]
+    repaired, was_empty = cache["repaired"].copy(), cache["was_empty"]
 
-    def tr(t):
-        return lambda c: np.column_stack(t.transform(c[:, 0], c[:, 1]))
+    def back(c):
+        return np.column_stack(inv.transform(c[:, 0], c[:, 1]))
 
-    dims = shapely.get_dimensions(geoms)
-    was_empty = shapely.is_empty(geoms) | shapely.is_missing(geoms)
-    g = shapely.transform(geoms, tr(fwd))
-    g, repaired = _repair(g, dims)
     method = "none"
     tolerance_m = max(tolerance_m, generalise_m or 0.0)  # no detail finer than the grid
     if tolerance_m > 0:
-        polygonal = np.isin(shapely.get_type_id(g), (3, 6))
-        if coverage and polygonal.all() and len(g) > 0 and bool(shapely.coverage_is_valid(g)):
+        if "coverage" not in cache:
+            polygonal = np.isin(shapely.get_type_id(g), (3, 6))
+            cache["coverage"] = bool(coverage and polygonal.all() and len(g) > 0
+                                     and shapely.coverage_is_valid(g))
+        if coverage and cache["coverage"]:
             g = shapely.coverage_simplify(g, tolerance_m)
             method = "coverage_simplify"
         else:
@@ -351,16 +362,17 @@ def simplify_for_display(
         repaired |= n
         g = _keep_dimension(shapely.set_precision(g, generalise_m), dims)
         method += f" + grid {generalise_m:g} m"
-    g = shapely.transform(g, tr(inv))
     if grid_deg:
+        g = shapely.transform(g, back)
         g, n = _repair(g, dims)
         repaired |= n
         g = _keep_dimension(shapely.set_precision(g, grid_deg), dims)
         decimals = grid_decimals(grid_deg)
         method += f" + grid {grid_deg:g}°"
+        out = shapely.transform(g, lambda c: np.round(c, decimals))
     else:
         decimals = decimals_for(max(tolerance_m, generalise_m or 0.0))
-    out = shapely.transform(g, lambda c: np.round(c, decimals))
+        out = shapely.transform(g, lambda c: np.round(back(c), decimals))
     out, n = _repair(out, dims)
     repaired |= n
     out = shapely.remove_repeated_points(out)
@@ -414,6 +426,29 @@ def _clean(value: Any) -> Any:
     return str(value)
 
 
+def _clean_column(values: pd.Series) -> list:
+    """Return a column as JSON-plain Python values (None for missing), like :func:`_clean`."""
+    if values.dtype.kind in "biuf":
+        out = values.tolist()
+        if values.dtype.kind == "f":
+            out = [None if (v != v or v in (math.inf, -math.inf)) else v for v in out]
+        return out
+    if values.dtype.kind == "b":
+        return [bool(v) for v in values.tolist()]
+    lst = values.tolist()
+    if all(v is None or type(v) is str for v in lst):
+        return lst
+    return [_clean(v) for v in lst]
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    """Return the rows of ``df`` as dicts of JSON-plain values, missing values left out."""
+    keys = list(df.columns)
+    cols = [_clean_column(df[k]) for k in keys]
+    return [{k: v for k, v in zip(keys, row, strict=True) if v is not None}
+            for row in zip(*cols, strict=True)]
+
+
 def _fields_for(kind: Kind, columns, public: bool) -> list[str]:
     allowed = public_fields(kind) if public else kind.fields
     return [f for f in allowed if f in columns]
@@ -424,12 +459,14 @@ def _area_props(area_m2: np.ndarray) -> dict[str, np.ndarray]:
             "area_mu": np.round(from_m2(area_m2, "mu"), 1)}
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _feature_collection(geoms: np.ndarray, props: list[dict]) -> str:
     gj = shapely.to_geojson(geoms)
+    enc = _ENCODE  # one encoder for all features (json.dumps with options builds one per call)
     feats = [
-        '{"type":"Feature","properties":' + json.dumps(p, ensure_ascii=False,
-                                                          separators=(",", ":"))
-        + ',"geometry":' + g + "}"
+        '{"type":"Feature","properties":' + enc(p) + ',"geometry":' + g + "}"
         for g, p in zip(gj, props, strict=True)
     ]
     text = '{"type":"FeatureCollection","features":[' + ",".join(feats) + "]}"
@@ -588,6 +625,32 @@ class GeoJsonOverlay(Layer):
         self._name = "GeoJsonOverlay"
         self.data = data
         self.spec = _script_safe(json.dumps(spec, ensure_ascii=False, separators=(",", ":")))
+
+    def render(self, **kwargs):
+        """Add the layer's script as plain text: branca would compile the rendered script (with
+        megabytes of GeoJSON) as a Jinja template once more, which takes seconds."""
+        from folium.map import ElementAddToElement
+
+        if self.show:
+            self.add_child(ElementAddToElement(element_name=self.get_name(),
+                                               element_parent_name=self._parent.get_name()),
+                           name=self.get_name() + "_add")
+        self.get_root().script.add_child(
+            _RawScript(f"var {self.get_name()} = ecogis.layer({self.data}, {self.spec});"),
+            name=self.get_name())
+        for element in self._children.values():
+            element.render(**kwargs)
+
+
+class _RawScript(Element):
+    """Script text added to the page as is (no template)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._text = text
+
+    def render(self, **kwargs) -> str:
+        return self._text
 
 
 class _Controls(MacroElement):
@@ -842,6 +905,7 @@ class _Prepared:
     decimals: int = 6
     repaired: int = 0
     dropped: int = 0
+    cache: dict = field(default_factory=dict)
 
 
 def _prepare(layer: MapLayer, kind: Kind, *, public: bool, dissolve_above: int) -> _Prepared:
@@ -888,9 +952,7 @@ def _prepare(layer: MapLayer, kind: Kind, *, public: bool, dissolve_above: int) 
     if is_line.any() and not public:
         length = geodesic_length(lonlat.geometry.values, crs=CGCS2000)
         props_df["length_km"] = np.where(is_line, np.round(length / 1000.0, 3), np.nan)
-    props = [{k: _clean(v) for k, v in row.items() if _clean(v) is not None}
-             for row in props_df.to_dict("records")] if len(props_df.columns) else \
-        [{} for _ in range(len(lonlat))]
+    props = _records(props_df) if len(props_df.columns) else [{} for _ in range(len(lonlat))]
     auto = layer.simplify_m is None
     tol = DEFAULT_TOLERANCE_M if auto else float(layer.simplify_m)
     return _Prepared(layer, kind, lonlat, props, list(props_df.columns), dissolved_by, n_in,
@@ -900,7 +962,8 @@ def _prepare(layer: MapLayer, kind: Kind, *, public: bool, dissolve_above: int) 
 def _simplify(p: _Prepared, generalise_m: float | None, metric,
               grid_deg: float | None = None) -> None:
     r = simplify_for_display(p.lonlat.geometry.values, p.tolerance, coverage=p.coverage,
-                             generalise_m=generalise_m, grid_deg=grid_deg, metric=metric)
+                             generalise_m=generalise_m, grid_deg=grid_deg, metric=metric,
+                             cache=p.cache)
     p.geoms, p.method, p.decimals, p.repaired, p.dropped = (
         r.geoms, r.method, r.decimals, r.repaired, r.dropped)
 
@@ -1064,8 +1127,9 @@ def make_map(
         _simplify(p, generalise_m, metric, grid_deg)
     total = sum(_vertices(p) for p in prepared)
     while total > max_vertices:
+        # a ring keeps at least 4 coordinates: a layer near 5 per feature cannot shrink more
         cands = [p for p in prepared if p.auto and p.tolerance < MAX_AUTO_TOLERANCE_M
-                 and p.kind.geometry != "point"]
+                 and p.kind.geometry != "point" and _vertices(p) > 5 * len(p.geoms)]
         if not cands:
             break
         big = max(cands, key=_vertices)
