@@ -350,3 +350,83 @@ def rebuild(path: str | os.PathLike, *, reason: str = "") -> dict:
         warnings.warn(f"{src.name}: rebuilt as GeoPackage {VERSION} (was {out['from']}; "
                       f"{n} tables copied){' — ' + reason if reason else ''}", stacklevel=2)
     return out
+
+
+# --------------------------------------------------------------------------- rasters
+
+#: Chinese titles of raster kinds (gpkg_contents.identifier)
+RASTER_TITLES = {"dem": "数字高程模型", "landcover": "土地覆盖"}
+_RASTER_TABLES = ("gpkg_tile_matrix", "gpkg_tile_matrix_set")
+_COVERAGE_ANCILLARY = "gpkg_2d_gridded_coverage_ancillary"
+_TILE_ANCILLARY = "gpkg_2d_gridded_tile_ancillary"
+
+
+def raster_uri(path: str | os.PathLike, table: str) -> str:
+    """Return the GDAL/rasterio name of raster ``table`` inside GeoPackage ``path``."""
+    return f"GPKG:{Path(path).resolve()}:{table}"
+
+
+def raster_tables(path: str | os.PathLike) -> list[str]:
+    """Return the raster tables (tiles and 2D gridded coverages) of GeoPackage ``path``."""
+    with closing(sqlite3.connect(f"file:{Path(path)}?mode=ro", uri=True)) as con:
+        return [r[0] for r in con.execute(
+            "SELECT table_name FROM gpkg_contents WHERE data_type IN "
+            "('tiles', '2d-gridded-coverage') ORDER BY table_name")]
+
+
+def drop_raster(path: str | os.PathLike, table: str) -> None:
+    """Remove raster ``table`` and its rows in the GeoPackage's tile and coverage tables."""
+    with closing(sqlite3.connect(path)) as con, con:
+        have = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        con.execute(f'DROP TABLE IF EXISTS "{table}"')
+        for t in ("gpkg_contents", "gpkg_extensions", *_RASTER_TABLES):
+            if t in have:
+                con.execute(f"DELETE FROM {t} WHERE table_name = ?", (table,))
+        if _COVERAGE_ANCILLARY in have:
+            con.execute(f"DELETE FROM {_COVERAGE_ANCILLARY} WHERE tile_matrix_set_name = ?",
+                        (table,))
+        if _TILE_ANCILLARY in have:
+            con.execute(f"DELETE FROM {_TILE_ANCILLARY} WHERE tpudt_name = ?", (table,))
+        if "gpkg_metadata_reference" in have:
+            con.execute("DELETE FROM gpkg_metadata_reference WHERE table_name = ?", (table,))
+
+
+def write_raster(path: str | os.PathLike, table: str, data: np.ndarray, transform, crs,
+                 nodata, *, kind: str, title: str | None = None) -> None:
+    """Store one band as a GeoPackage 2D gridded coverage ``table`` (GDAL GPKG raster driver).
+
+    A DEM is stored as float32 in TIFF tiles, land cover (integer classes) as UInt16 in PNG
+    tiles: both lossless, read back by GDAL >= 2.2 / rasterio as ``GPKG:<file>:<table>`` and
+    listed by QGIS. ``grid-value-is-area`` keeps GeoTIFF's pixel-is-area georeferencing. The
+    nodata value is written to ``gpkg_2d_gridded_coverage_ancillary.data_null`` (GDAL does not
+    take it from the creation profile). An existing table of that name is replaced. ``path``
+    must be the copy a workspace transaction is writing.
+    """
+    import rasterio
+
+    if table in raster_tables(path):
+        drop_raster(path, table)
+    if kind == "dem" or np.issubdtype(data.dtype, np.floating):
+        dtype, fmt = "float32", "TIFF"
+    else:
+        if data.size and (int(data.min()) < 0 or int(data.max()) > 65535):
+            raise ValueError(f"raster {table!r}: classes outside 0..65535 cannot be stored")
+        dtype, fmt = "uint16", "PNG"
+    h, w = data.shape
+    opts = {"RASTER_TABLE": table, "APPEND_SUBDATASET": "YES", "TILE_FORMAT": fmt,
+            "GRID_CELL_ENCODING": "grid-value-is-area",
+            "RASTER_IDENTIFIER": title or RASTER_TITLES.get(kind, table),
+            "RASTER_DESCRIPTION": f"ecogis {kind} raster"}
+    with rasterio.open(path, "w", driver="GPKG", width=w, height=h, count=1, dtype=dtype,
+                       crs=crs, transform=transform, **opts) as dst:
+        dst.write(data.astype(dtype, copy=False), 1)
+    if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
+        with closing(sqlite3.connect(path)) as con, con:
+            con.execute(f"UPDATE {_COVERAGE_ANCILLARY} SET data_null = ? "
+                        "WHERE tile_matrix_set_name = ?", (float(nodata), table))
+
+
+def side_rasters_dir(path: str | os.PathLike) -> Path:
+    """Return the side folder ``<workspace>.rasters`` older workspaces kept rasters in."""
+    p = Path(path)
+    return p.with_name(p.name + ".rasters")

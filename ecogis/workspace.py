@@ -166,6 +166,7 @@ class Workspace:
         self.fixed_time = fixed_time
         self._active: Path | None = None  # the copy being written inside a transaction
         self._cache: dict[tuple[str, float], gpd.GeoDataFrame] = {}
+        self.moved_rasters: list[str] = []  # rasters moved in from an old side folder
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -225,6 +226,7 @@ class Workspace:
                 gpkg.rebuild(tmp, reason="GDAL < 3.7 (QGIS 3.22 on Debian) warns on 1.4")
             self._ensure_tables(tmp)
             yield self
+            side = self._move_side_rasters()
             gpkg.describe(tmp, fixed_time=self.fixed_time, layers_table=LAYERS_TABLE)
             if self.fixed_time:
                 with closing(sqlite3.connect(tmp)) as con, con:
@@ -234,6 +236,8 @@ class Workspace:
                 os.fsync(fh.fileno())
             os.replace(tmp, self.path)
             _fsync_dir(self.path.parent.resolve())
+            if side is not None:  # every raster of the side folder is inside the file now
+                shutil.rmtree(side, ignore_errors=True)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -261,6 +265,38 @@ class Workspace:
                     con.execute(f"DELETE FROM {LAYERS_TABLE}")
                 if META_TABLE not in have:
                     con.execute(f"DELETE FROM {META_TABLE}")
+
+    # ------------------------------------------------------------------ rasters
+    def write_raster(self, name: str, data: np.ndarray, transform, crs, nodata, *,
+                     kind: str, title: str | None = None) -> None:
+        """Store a raster band in the workspace GeoPackage as table ``name`` (atomic).
+
+        See :func:`ecogis.gpkg.write_raster` (2D gridded coverage: DEM float32, land cover
+        UInt16). Replaces a raster of the same name; refuses the name of a vector layer.
+        """
+        if name in self.names() or name in _RESERVED or name == gpkg.STYLES_TABLE \
+                or name.startswith(("gpkg_", "rtree_")):
+            raise InputError(f"raster name {name!r} is taken by a layer or table",
+                             file=str(self.path), fix="import the raster with another --name")
+        with self.transaction():
+            gpkg.write_raster(self._target, name, data, transform, crs, nodata, kind=kind,
+                              title=title)
+
+    def _move_side_rasters(self) -> Path | None:
+        """Move rasters of an older workspace's side folder into the file (inside a
+        transaction); return the folder to remove once committed, or None."""
+        side = gpkg.side_rasters_dir(self.path)
+        if not side.is_dir():
+            return None
+        from ecogis.raster import move_side_rasters
+
+        moved, left = move_side_rasters(self, side)
+        self.moved_rasters = moved
+        if moved:
+            import warnings
+            warnings.warn(f"{self.path.name}: rasters {', '.join(moved)} moved from "
+                          f"{side.name}/ into the GeoPackage", stacklevel=3)
+        return side if not left else None
 
     def _sql(self, path: Path | None = None) -> sqlite3.Connection:
         return sqlite3.connect(path or self._target)

@@ -58,8 +58,9 @@ def main(path):
             info["attr"] = r.classAttribute()
             info["categories"] = {str(c.value()): symbol_info(c.symbol()) for c in r.categories()}
         result["layers"][name] = info
-    for s in sub:
-        if s.providerKey() == "gdal" or s.type() == 1:
+    # every provider's sublayers, as QGIS's browser lists the file (rasters come from gdal)
+    for s in QgsProviderRegistry.instance().querySublayers(path):
+        if s.providerKey() == "gdal":
             rl = QgsRasterLayer(s.uri(), s.name(), "gdal")
             result["rasters"][s.name()] = {"valid": rl.isValid(), "width": rl.width(),
                                            "height": rl.height(), "bands": rl.bandCount()}

@@ -105,11 +105,17 @@ LAYERS = {
 
 @pytest.fixture(scope="module")
 def ws_path(tmp_path_factory) -> Path:
-    p = tmp_path_factory.mktemp("qgis") / "ws.gpkg"
+    from ecogis.raster import import_raster, make_demo_rasters
+
+    d = tmp_path_factory.mktemp("qgis")
+    p = d / "ws.gpkg"
     ws = Workspace.open(p, create=True)
+    tifs = make_demo_rasters(md.region(), d / "src", seed=7)
     with ws.transaction():
         for name, (kind, make) in LAYERS.items():
             ws.write(name, make(), kind, synthetic=True)
+        for kind in ("dem", "landcover"):
+            import_raster(ws, kind, tifs[kind], name=kind, synthetic=True)
     return p
 
 
@@ -229,7 +235,36 @@ def test_migrate_14_workspace(tmp_path, run_cli):
     assert rc == 0 and json.loads(out)["from"] == "1.2" and json.loads(out)["rebuilt"] is False
 
 
+def test_rasters_inside_read_back(ws_path):
+    import rasterio
+
+    from ecogis.raster import list_rasters, read_grid
+
+    assert gpkg.raster_tables(ws_path) == ["dem", "landcover"]
+    assert not ws_path.with_name(ws_path.name + ".rasters").exists()
+    infos = {r.name: r for r in list_rasters(ws_path)}
+    src = ws_path.parent / "src"
+    for kind in ("dem", "landcover"):
+        with rasterio.open(next(src.glob(f"*{kind}*.tif"))) as ds:
+            want = ds.read(1)
+        got = read_grid(infos[kind].path).data
+        np.testing.assert_array_equal(got.astype(want.dtype), want)
+    titles = dict(_sql(ws_path, "SELECT table_name, identifier FROM gpkg_contents"))
+    assert titles["dem"] == "数字高程模型" and titles["landcover"] == "土地覆盖"
+
+
 # --------------------------------------------------------------------------- Debian GDAL 3.6
+
+
+def test_debian_gdalinfo_reads_rasters(ws_path):
+    gdalinfo = Path("/usr/bin/gdalinfo")
+    _need(gdalinfo.exists(), "/usr/bin/gdalinfo")
+    for table, dtype in (("dem", "Float32"), ("landcover", "UInt16")):
+        r = subprocess.run([str(gdalinfo), f"GPKG:{ws_path}:{table}"], capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert "Warning" not in r.stderr, r.stderr
+        assert f"Type={dtype}" in r.stdout
 
 
 def test_debian_ogrinfo_opens_quietly(ws_path):
@@ -265,6 +300,9 @@ def test_qgis_lists_each_layer_once(qgis_view):
     names = [n for n, _ in qgis_view["sublayers"]]
     for name in LAYERS:
         assert names.count(name) == 1, qgis_view["sublayers"]
+    for name in ("dem", "landcover"):  # the rasters inside the GeoPackage
+        assert qgis_view["rasters"][name]["valid"], qgis_view["rasters"]
+        assert qgis_view["rasters"][name]["bands"] == 1
 
 
 @pytest.mark.parametrize("name", list(LAYERS))

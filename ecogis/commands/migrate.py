@@ -1,8 +1,9 @@
 """``ecogis migrate WORKSPACE``: bring a workspace to the current GeoPackage format.
 
 Rebuilds a workspace of another GeoPackage version (GDAL's default 1.4) as GeoPackage 1.2,
-so GDAL < 3.7 (QGIS 3.22 on Debian) opens it without a version warning, and refreshes the
-QGIS styles, field aliases and Chinese titles. Any write does the same automatically; this
+so GDAL < 3.7 (QGIS 3.22 on Debian) opens it without a version warning, moves rasters from
+an old ``WS.gpkg.rasters/`` side folder into the file (2D gridded coverages), and refreshes
+the QGIS styles, field aliases and Chinese titles. Any write does the same automatically; this
 command does it now and says what it did.
 """
 
@@ -35,13 +36,13 @@ def run(args) -> int:
     report = {"workspace": str(ws.path), "from": gpkg.version_text(before),
               "to": gpkg.version_text(after), "rebuilt": before != after,
               "layers": len(ws.names()), "styles": "layer_styles refreshed"}
-    extra = getattr(ws, "migration_notes", None)
-    if extra:
-        report.update(extra)
+    report["rasters_moved"] = list(getattr(ws, "moved_rasters", []))
     if args.format == "json":
         emit(to_json(report))
     else:
         emit(f"{ws.path}: GeoPackage {report['from']} -> {report['to']}"
              + (" (rebuilt)" if report["rebuilt"] else " (already current)")
-             + f"; {report['layers']} layers; QGIS styles, aliases and titles refreshed")
+             + f"; {report['layers']} layers; QGIS styles, aliases and titles refreshed"
+             + (f"; rasters moved into the file: {', '.join(report['rasters_moved'])}"
+                if report["rasters_moved"] else ""))
     return 0
