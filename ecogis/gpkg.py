@@ -4,7 +4,7 @@ What the clients bureaus run (QGIS 3.22 on Debian's GDAL 3.6) need from a worksp
 
 * **GeoPackage 1.2** (``PRAGMA user_version = 10200``; GDAL creation option ``VERSION=1.2``):
   GDAL < 3.7 warns on every open of the 1.4 files today's GDAL writes by default. A workspace
-  of another version is rebuilt as 1.2 (:func:`rebuild`) on its next write or by
+  of another version is marked 1.2 (:func:`migrate_version`) on its next write or by
   ``ecogis migrate``.
 * **one geometry type per layer** (:func:`split_geometry_types`): GeometryCollections are split
   into their polygon, line and point parts; parts of a dimension the kind does not take are
@@ -295,60 +295,24 @@ def describe(path: str | os.PathLike, *, fixed_time: str | None = None,
 # --------------------------------------------------------------------------- migration
 
 
-def rebuild(path: str | os.PathLike, *, reason: str = "") -> dict:
-    """Rewrite the GeoPackage at ``path`` as GeoPackage 1.2, in place (via a file beside it).
+def migrate_version(path: str | os.PathLike, *, reason: str = "") -> dict:
+    """Mark the GeoPackage at ``path`` as version 1.2 (``PRAGMA user_version = 10200``).
 
-    Every feature layer (with its feature ids) and attribute table is copied with GDAL into a
-    new file created with ``VERSION=1.2``; tile/gridded-coverage tables are copied with SQL.
-    Returns ``{"from": "1.4", "to": "1.2", "layers": n}``. The caller holds the workspace's
-    write (this runs on the transaction's private copy).
+    GDAL writes GeoPackage 1.4 by default; what a 1.4 file holds beyond 1.2 in an ecogis
+    workspace is only the newer form of the R-tree triggers (valid SQL, which GDAL 3.6 runs),
+    so the file is kept as it is — every table, feature id and raster — and only its version
+    number changes. GDAL then writes it as 1.2. Returns ``{"from": "1.4", "to": "1.2"}`` and
+    warns (with ``reason``). The caller holds the workspace's write (this runs on the
+    transaction's private copy).
     """
-    import pyogrio
-
     src = Path(path)
     before = user_version(src)
-    dst = src.with_name(src.name + ".v12.gpkg")
-    dst.unlink(missing_ok=True)
-    with closing(sqlite3.connect(src)) as con:
-        rows = con.execute("SELECT table_name, data_type FROM gpkg_contents "
-                           "ORDER BY rowid").fetchall()
-    n = 0
-    try:
-        first = True
-        for table, dtype in rows:
-            if dtype not in ("features", "attributes"):
-                continue
-            opts = {"dataset_options": CREATION_OPTIONS} if first else {}
-            df = pyogrio.read_dataframe(src, layer=table, fid_as_index=True)
-            df.index.name = "fid"
-            df = df.reset_index()
-            if dtype == "features":
-                info = pyogrio.read_info(src, layer=table)
-                pyogrio.write_dataframe(df, dst, layer=table, driver="GPKG",
-                                        geometry_type=info.get("geometry_type") or "Unknown",
-                                        layer_options={"SPATIAL_INDEX": "YES", "FID": "fid"},
-                                        **opts)
-            else:
-                pyogrio.write_dataframe(df, dst, layer=table, driver="GPKG",
-                                        layer_options={"FID": "fid"}, **opts)
-            first = False
-            n += 1
-        if first:  # nothing to copy: an empty GeoPackage
-            import pandas as pd
-            pyogrio.write_dataframe(pd.DataFrame({"x": [0]}), dst, layer="_empty",
-                                    driver="GPKG", dataset_options=CREATION_OPTIONS)
-        with closing(sqlite3.connect(dst)) as con, con:
-            con.execute(f"PRAGMA application_id = {APPLICATION_ID:d}")
-            con.execute(f"PRAGMA user_version = {USER_VERSION:d}")
-            con.execute("DROP TABLE IF EXISTS _empty")
-            con.execute("DELETE FROM gpkg_contents WHERE table_name = '_empty'")
-        os.replace(dst, src)
-    finally:
-        dst.unlink(missing_ok=True)
-    out = {"from": version_text(before), "to": VERSION, "layers": n}
-    if reason:
-        warnings.warn(f"{src.name}: rebuilt as GeoPackage {VERSION} (was {out['from']}; "
-                      f"{n} tables copied){' — ' + reason if reason else ''}", stacklevel=2)
+    with closing(sqlite3.connect(src)) as con, con:
+        con.execute(f"PRAGMA application_id = {APPLICATION_ID:d}")
+        con.execute(f"PRAGMA user_version = {USER_VERSION:d}")
+    out = {"from": version_text(before), "to": VERSION}
+    warnings.warn(f"{src.name}: GeoPackage {out['from']} marked as {VERSION}"
+                  + (f" ({reason})" if reason else ""), stacklevel=2)
     return out
 
 

@@ -223,7 +223,8 @@ class Workspace:
                 tmp.unlink()
             self._active = tmp
             if tmp.exists() and gpkg.user_version(tmp) != gpkg.USER_VERSION:
-                gpkg.rebuild(tmp, reason="GDAL < 3.7 (QGIS 3.22 on Debian) warns on 1.4")
+                gpkg.migrate_version(tmp, reason="GDAL < 3.7, e.g. QGIS 3.22 on Debian, warns "
+                                     "on 1.4")
             self._ensure_tables(tmp)
             yield self
             side = self._move_side_rasters()

@@ -1,6 +1,6 @@
 """``ecogis migrate WORKSPACE``: bring a workspace to the current GeoPackage format.
 
-Rebuilds a workspace of another GeoPackage version (GDAL's default 1.4) as GeoPackage 1.2,
+Marks a workspace of another GeoPackage version (GDAL's default 1.4) as GeoPackage 1.2,
 so GDAL < 3.7 (QGIS 3.22 on Debian) opens it without a version warning, moves rasters from
 an old ``WS.gpkg.rasters/`` side folder into the file (2D gridded coverages), and refreshes
 the QGIS styles, field aliases and Chinese titles. Any write does the same automatically; this
@@ -14,7 +14,8 @@ from ecogis.report import add_format_argument, emit, to_json
 
 
 def register(sub) -> None:
-    p = sub.add_parser("migrate", help="rebuild a workspace as GeoPackage 1.2 with QGIS styles",
+    p = sub.add_parser("migrate", help="bring a workspace to GeoPackage 1.2 with QGIS styles "
+                       "and rasters inside",
                        description=__doc__.split("\n\n", 1)[0])
     p.add_argument("workspace", help="workspace GeoPackage")
     add_format_argument(p, choices=("table", "json"))
@@ -34,14 +35,14 @@ def run(args) -> int:
             pass
     after = gpkg.user_version(ws.path)
     report = {"workspace": str(ws.path), "from": gpkg.version_text(before),
-              "to": gpkg.version_text(after), "rebuilt": before != after,
+              "to": gpkg.version_text(after), "migrated": before != after,
               "layers": len(ws.names()), "styles": "layer_styles refreshed"}
     report["rasters_moved"] = list(getattr(ws, "moved_rasters", []))
     if args.format == "json":
         emit(to_json(report))
     else:
         emit(f"{ws.path}: GeoPackage {report['from']} -> {report['to']}"
-             + (" (rebuilt)" if report["rebuilt"] else " (already current)")
+             + (" (migrated)" if report["migrated"] else " (already current)")
              + f"; {report['layers']} layers; QGIS styles, aliases and titles refreshed"
              + (f"; rasters moved into the file: {', '.join(report['rasters_moved'])}"
                 if report["rasters_moved"] else ""))
