@@ -303,6 +303,9 @@ def read_vector(
         enc, enc_how = encoding, "--encoding"
     layers = list_layers(src_path)
     if layer is None:
+        if len(layers) > 1:  # a GeoPackage saved by QGIS also holds layer_styles: skip tables
+            geo = [str(n) for n, g in pyogrio.list_layers(src_path) if g is not None]
+            layers = geo or layers
         if len(layers) > 1:
             raise InputError(f"has {len(layers)} layers: {', '.join(layers)}", file=str(p),
                              fix=f"name one as {p.name}:LAYER")

@@ -340,3 +340,16 @@ def test_qgis_loads_stored_style_with_kind_colour(qgis_view, name):
         else:
             assert sym["alpha"] == round(255 * kind.fill_opacity)
     assert lyr["aliases"].get("name", "名称") == "名称"
+
+
+def test_geopackage_with_layer_styles_reads_as_one_layer(tmp_path):
+    """A GeoPackage QGIS (or ecogis) saved styles into holds layer_styles too: reading it as a
+    data file still finds its one layer without naming it."""
+    from ecogis.io import read_vector
+
+    p = tmp_path / "红线.gpkg"
+    pyogrio.write_dataframe(md.redline(), p, layer="hx", driver="GPKG")
+    gpkg.describe(p)
+    assert {str(n) for n, _ in pyogrio.list_layers(p)} == {"hx", "layer_styles"}
+    gdf, rep = read_vector(p)
+    assert rep.layer == "hx" and len(gdf) == len(md.redline())
