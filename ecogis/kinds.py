@@ -20,7 +20,7 @@ GEOMETRY_CLASSES = {
 
 _KEYS = {
     "name_zh", "name_en", "code", "geometry", "coverage", "required", "optional", "public",
-    "color", "fill_opacity", "values", "groups",
+    "color", "fill_opacity", "values", "groups", "aliases",
 }
 
 

@@ -145,6 +145,12 @@ def run(args) -> int:
         from ecogis.siting_report import write_map
 
         write_map(result, args.map)
+    if result.errors:  # bad sites were refused one by one; the rest was checked above
+        import sys
+
+        for e in result.errors:
+            print(f"ecogis: error: {e['error']}", file=sys.stderr)
+        return 2
     if args.fail_on and result.reaches(args.fail_on):
         return 1
     return 0
@@ -187,4 +193,6 @@ def _render(result, fmt: str) -> str:
                    f"{len(result.not_evaluated)} rule(s)")
     for n in result.notes:
         out.append(f"note: {n}")
+    for e in result.errors:
+        out.append(f"not checked: site {e['id']}: {e['error']}")
     return "\n".join(out)
