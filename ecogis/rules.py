@@ -61,7 +61,9 @@ _RULE_KEYS = {
     "capacity_below", "feature_categories", "near_m", "plan_rule",
 }
 _CAPACITY_KEYS = {"value", "unit"}
-_CITATION_KEYS = {"document", "clause", "file", "line", "quote", "verified", "note"}
+_CITATION_KEYS = {"document", "clause", "file", "line", "quote", "verified", "note",
+                  "restated_in"}
+_RESTATED_KEYS = {"file", "line", "quote"}
 _COMPENSATION_KEYS = {"type", "ratio", "note"}
 _CATEGORY_KEYS = {"name_zh", "name_en", "parents", "aliases", "note"}
 _ID_RE = re.compile(r"^[a-z][a-z0-9_.\-]*$")
@@ -234,6 +236,8 @@ class Citation:
     quote: str = ""
     verified: bool = True
     note: str = ""
+    #: seed lines where a plan restates this (national) rule: ((file, line, quote), ...)
+    restated_in: tuple[tuple[str, int, str], ...] = ()
 
     def text(self) -> str:
         """One-line citation: ``《document》 clause (file L123)``."""
@@ -241,7 +245,7 @@ class Citation:
         if self.file:
             out += f" ({self.file}" + (f" L{self.line}" if self.line else "") + ")"
         if not self.verified:
-            out += " [clause from memory, verify]"
+            out += " [wording not quoted, verify]"
         return out
 
     def as_dict(self) -> dict[str, Any]:
@@ -253,6 +257,9 @@ class Citation:
             d["line"] = self.line
         if self.quote:
             d["quote"] = self.quote
+        if self.restated_in:
+            d["restated_in"] = [{"file": f, "line": ln, "quote": q}
+                                for f, ln, q in self.restated_in]
         return d
 
 
@@ -444,9 +451,17 @@ def _parse_citation(raw: Any, what: str, path: Path) -> Citation:
     line = raw.get("line")
     if line is not None and (not isinstance(line, int) or line <= 0):
         raise _err(f"{what}: citation line must be a positive integer", path, "fix the line")
+    restated = []
+    for i, rs in enumerate(raw.get("restated_in", []) or []):
+        if not isinstance(rs, dict) or not rs.get("file") or not isinstance(rs.get("line"), int) \
+                or not rs.get("quote"):
+            raise _err(f"{what}: citation restated_in[{i}] needs file, line and quote", path,
+                       "write restated_in = [{ file = \"00x_….txt\", line = 12, quote = \"…\" }]")
+        check_keys(rs, _RESTATED_KEYS, f"{what} citation restated_in[{i}]", path)
+        restated.append((str(rs["file"]), int(rs["line"]), str(rs["quote"])))
     return Citation(document=doc, clause=clause, file=str(raw.get("file", "")), line=line,
                     quote=str(raw.get("quote", "")), verified=bool(raw.get("verified", True)),
-                    note=str(raw.get("note", "")))
+                    note=str(raw.get("note", "")), restated_in=tuple(restated))
 
 
 def _parse_rule(spec: Any, index: int, path: Path, rulebook: str, kinds: KindRegistry,
@@ -638,6 +653,16 @@ def _parse_rule_file(raw: Mapping[str, Any], path: Path, kinds: KindRegistry,
         raise _err("rules must be an array of tables", path, "write each rule as [[rules]]")
     rules = tuple(_parse_rule(spec, i, path, region, kinds, cats, params, overrides)
                   for i, spec in enumerate(rules_raw))
+    if region == "national":  # the baseline quotes its law, or says it does not
+        for spec, r in zip(rules_raw, rules, strict=True):
+            c = spec.get("citation") or {}
+            if "verified" not in c and not r.citation.quote:
+                raise _err(f"rule {r.id!r}: the citation neither quotes the text nor says "
+                           "verified = false", path,
+                           "add quote = \"...\" (the wording) or verified = false")
+            if r.citation.verified and not r.citation.quote:
+                raise _err(f"rule {r.id!r}: verified = true needs the quoted wording", path,
+                           "add quote = \"...\" or set verified = false")
     not_encoded = []
     for i, ne in enumerate(raw.get("not_encoded", []) or []):
         if not isinstance(ne, dict) or not ne.get("plan_rule") or not ne.get("reason"):
@@ -805,6 +830,14 @@ def verify_rule_citations(region: str | None, seeds_dir: str | Path, *,
             continue
         for r in rf.rules:
             c = r.citation
+            for f, ln, q in c.restated_in:
+                if f not in cache:
+                    p = Path(seeds_dir) / f
+                    cache[f] = (p.read_text(encoding="utf-8").splitlines() if p.is_file()
+                                else None)
+                lines = cache[f]
+                if lines is None or ln > len(lines) or _norm(q) not in _norm(lines[ln - 1]):
+                    problems.append(f"rule {r.id}: restated quote {q!r} not in {f} L{ln}")
             if rf.region != "national" and not (c.file and c.line and c.quote):
                 problems.append(f"rule {r.id}: a seed rule needs citation file, line and quote")
                 continue
