@@ -720,6 +720,14 @@ class _Builder:
             (f"ZH{code}20002", "安居区产业园区重点管控单元", "重点管控", key_park),
             (f"ZH{code}30001", "安居区一般管控单元", "一般管控", general),
         ]
+        # 空间布局约束 per unit (illustrative lists in the spirit of 000 L1256/L1297: the real
+        # 遂宁市“三线一单” lists are not in the plan): forbidden / restricted categories
+        self.env_unit_lists = [
+            ("化工；涉重金属；矿产开采；工业园区", "工业；畜禽养殖；旅游"),
+            ("化工；涉重金属；冶炼", "工业；两高"),
+            ("", "两高；冶炼；造纸；印染；制革"),
+            ("化工园区", "化工；涉重金属"),
+        ]
         # sample project sites for siting checks; categories are aliases of
         # layers/categories.toml (工业 industrial, 学校 livelihood, 养殖 livestock, 旅游 tourism)
         sites = []
@@ -741,6 +749,29 @@ class _Builder:
         p = self.arcs.point((a + b) / 2)
         sites.append(("S5", "拟建游船码头", "旅游", _square((p.x, p.y), 80.0),
                       "琼江种质资源保护区核心区内"))
+        # issue 12: a 重大民生保障 project in the redline (conditional: 不可避让论证, 000 L1364)
+        # and a water-supply intake in a level-1 zone (not forbidden: 水污染防治法 §65)
+        farm = shapely.STRtree(self.parcel_cells[: self.n_farm])
+        water = shapely.union_all([*self.river_lines.values(), *[g for _, g in self.reservoirs]])
+        keep_out = shapely.union_all([self.reserve_union, self.ws_union,
+                                      shapely.buffer(water, 40.0)])  # beyond the 5-10 m setback
+        for _, strip in [*self.redline_feats, ("patch", self.patch)]:
+            free = shapely.difference(strip, keep_out)
+            if free.is_empty:
+                continue
+            q = shapely.get_coordinates(free.point_on_surface())[0]
+            sq = _square(q, 30.0)
+            if sq.within(strip) and not sq.intersects(keep_out) and \
+                    not len(farm.query(sq, predicate="intersects")):
+                sites.append(("S6", "拟建琼江应急供水保障工程（重大民生保障）", "重大民生保障", sq,
+                              "生态保护红线内，无法避让"))
+                break
+        if res is not None:
+            edge = shapely.get_coordinates(
+                shapely.LineString(res.exterior.coords).interpolate(0.25, normalized=True))[0]
+            intake = shapely.intersection(_square(edge, 40.0), lvl1)
+            sites.append(("S7", f"拟建{res_name}取水工程", "供水工程", intake,
+                          f"{res_name}一级保护区内（取水口）"))
         self.sites = sites
 
     def forest(self) -> None:
@@ -971,8 +1002,11 @@ class _Builder:
             note=f"parks named in {doc} L14, pocket parks and a buffer strip, drawn"))
         out.append(DemoLayer("env_unit", "env_unit", self._gdf(
             {"code": [c for c, *_ in self.env_units], "name": [n for _, n, _, _ in self.env_units],
-             "category": [c for _, _, c, _ in self.env_units]}, [g for *_, g in self.env_units]),
-            source=src, note="环境管控单元 derived from the other layers (a coverage)"))
+             "category": [c for _, _, c, _ in self.env_units],
+             "forbidden": [f for f, _ in self.env_unit_lists],
+             "restricted": [r for _, r in self.env_unit_lists]}, [g for *_, g in self.env_units]),
+            source=src, note="环境管控单元 derived from the other layers (a coverage); "
+            "forbidden/restricted: illustrative 空间布局约束 lists (category names)"))
         out.append(DemoLayer("sample_sites", "site", self._gdf(
             {"id": [s[0] for s in self.sites], "name": [s[1] for s in self.sites],
              "category": [s[2] for s in self.sites], "note": [s[4] for s in self.sites]},

@@ -356,3 +356,27 @@ def test_demo_rasters_measure_the_plan_indicators(ws):
 def test_cli_demo_unknown_region_is_bad_input(run_cli):
     code, _, err = run_cli("demo", "--region", "nowhere")
     assert code == 2 and "nowhere" in err and len(err.strip().splitlines()) == 1
+
+
+def test_sample_sites_show_the_issue_12_verdicts(built):
+    """S6 (重大民生保障 in the redline) is conditional under 安居's own L1364; S7 (an intake
+    in a level-1 zone) is not forbidden; the units carry their admission lists."""
+    from ecogis.rules import load_rulebook
+    from ecogis.siting import SitingEngine
+
+    ws, _ = built
+    rb = load_rulebook("anju")
+    kinds = set(rb.kinds_used) | {"farmland"}
+    layers = {i.name: (i.kind, ws.read(i.name)) for i in ws.layers() if i.kind in kinds}
+    sites = ws.read("sample_sites")
+    res = {s.id: s for s in SitingEngine(layers, rb).check(sites).sites}
+    s6, s7 = res["S6"], res["S7"]
+    assert s6.category == "livelihood_major" and s6.verdict == "conditional"
+    h = next(h for h in s6.hits if h.rule == "anju.redline.unavoidable")
+    assert h.kind == "redline" and h.citation["line"] == 1364 and h.overlap_m2 > 0
+    assert "national.redline.default" in {x.rule for x in s6.overridden}
+    assert s7.category == "water_supply" and s7.verdict != "forbidden"
+    assert any(h.kind == "water_source" and h.zone == "一级" for h in s7.hits)
+    units = ws.read("env_unit")
+    assert {"forbidden", "restricted"} <= set(units.columns)
+    assert all(str(c).startswith("ZH") for c in units["code"])
