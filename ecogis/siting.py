@@ -451,18 +451,18 @@ def prepare_sites(gdf: gpd.GeoDataFrame, crs: CRS, categories: CategoryRegistry,
     construction: list[str] = []
     resolved: dict[Any, str] = {}
     errors: list[dict[str, Any]] = []  # per site: the rest of the batch is still checked
+    if consvals is None:
+        construction = ["new"] * n
+    else:  # 建设性质: new | expansion | rebuild (Chinese aliases), blank = new
+        raw_c = pd.Series(consvals, dtype=object)
+        blank = raw_c.isna() | (raw_c.astype(str).str.strip() == "")
+        mapped = raw_c.astype(str).str.strip().str.lower().map(CONSTRUCTION_ALIASES)
+        construction = np.where(blank, "new", mapped.fillna("new")).tolist()
+        for i in np.flatnonzero(~blank.to_numpy() & mapped.isna().to_numpy()):
+            err = InputError(f"unknown construction {consvals[i]!r}", file=file,
+                             feature=ids[i], fix="write new/expansion/rebuild (新建/扩建/改建)")
+            errors.append({"index": int(i), "id": ids[i], "error": str(err), "exc": err})
     for i in range(n):
-        cv = consvals[i] if consvals is not None else None
-        if cv is None or (isinstance(cv, float) and math.isnan(cv)) or str(cv).strip() == "":
-            construction.append("new")
-        else:
-            cid = CONSTRUCTION_ALIASES.get(str(cv).strip().lower())
-            if cid is None:
-                err = InputError(f"unknown construction {cv!r}", file=file, feature=ids[i],
-                                 fix="write new/expansion/rebuild (新建/扩建/改建)")
-                errors.append({"index": i, "id": ids[i], "error": str(err), "exc": err})
-                cid = "new"
-            construction.append(cid)
         v = catvals[i] if catvals is not None else None
         if v is not None and not (isinstance(v, float) and math.isnan(v)) and v in resolved:
             cats.append(resolved[v])
@@ -1212,15 +1212,10 @@ class SitingEngine:
                 per_feat.append(frozenset(ids))
             cache[key] = per_feat
         per_feat = cache[key]
-        site_cat = np.asarray(uniq_cats, dtype=object)[cat_pos[pairs.site]]
-        out = np.zeros(len(pairs.site), dtype=bool)
-        memo: dict[tuple[str, int], bool] = {}
-        for i, (c, f) in enumerate(zip(site_cat, pairs.feat, strict=True)):
-            k = (c, int(f))
-            if k not in memo:
-                memo[k] = bool(per_feat[int(f)] & set(cats.ancestry(c)))
-            out[i] = memo[k]
-        return out
+        # (distinct site category × feature) table, then one fancy-index over the pairs
+        table = np.array([[bool(fs & set(cats.ancestry(c))) for fs in per_feat]
+                          for c in uniq_cats], dtype=bool).reshape(len(uniq_cats), len(per_feat))
+        return table[cat_pos[pairs.site], pairs.feat]
 
     @staticmethod
     def _feature_filter(li: LayerIndex, r: Rule) -> np.ndarray:

@@ -313,3 +313,27 @@ def test_new_categories_and_aliases():
     assert "chemical" in cats.ancestry("hazardous_chemicals")
     assert "mining" in cats.ancestry("sand_mining")
     assert math.isfinite(len(cats.categories))
+
+
+def test_unknown_construction_is_an_error_of_that_site_only():
+    red = _gdf([{}], [shapely.box(X0, Y0, X0 + 1000, Y0 + 1000)])
+    sites = _gdf([{"id": 1, "category": "工业", "construction": "扩建"},
+                  {"id": 2, "category": "工业", "construction": "拆除"},
+                  {"id": 3, "category": "生态修复", "construction": "改建"}],
+                 [_sq(X0 + 500, Y0 + 500)] * 3)
+    res = SitingEngine({"r": ("redline", red)}, load_rulebook("anju"), crs=CRS).check(sites)
+    assert [s.id for s in res.sites] == [1, 3]
+    assert [s.construction for s in res.sites] == ["expansion", "rebuild"]
+    assert res.sites[1].verdict == "forbidden"  # 原有建设用地不得改扩建 binds restoration too
+    assert res.errors[0]["id"] == 2 and "拆除" in res.errors[0]["error"]
+
+
+def test_report_says_which_rule_won_and_why(redline_and_water):
+    from ecogis.siting_report import render_html, render_markdown
+
+    sites = _gdf([{"id": "P1", "category": "重大民生保障"}], [_sq(X0 + 500, Y0 + 500)])
+    res = SitingEngine(redline_and_water, load_rulebook("anju"), crs=CRS).check(sites)
+    md = render_markdown(res)
+    assert "规则优先" in md and "national.redline.default" in md
+    assert "anju.redline.unavoidable" in md and "000_87d8828f2b365ee7.txt L1364" in md
+    assert "规则优先" in render_html(res)

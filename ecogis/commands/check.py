@@ -175,7 +175,8 @@ def _render(result, fmt: str) -> str:
                                ("verdict", "verdict"), ("hits", "hits"),
                                ("area", "area m²"), ("farmland", "永久基本农田 m²"),
                                ("comp", "补划 m²")], digits=1, title=title)]
-    hit_rows = [{"site": s.id, "layer": h.layer, "zone": h.zone, "rule": h.rule,
+    hit_rows = [{"site": s.id, "layer": h.layer, "zone": h.zone,
+                 "rule": h.rule + (f" (over {', '.join(h.overrides)})" if h.overrides else ""),
                  "verdict": h.verdict, "overlap": h.overlap_m2, "distance": h.distance_m,
                  "cite": h.citation.get("text", "")}
                 for s in result.sites for h in s.hits]
