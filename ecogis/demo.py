@@ -705,6 +705,12 @@ class _Builder:
             parks.append(("遂潼涪江创新产业园（安居片区）", "市级",
                           shapely.intersection(xm, shapely.Point(c).buffer(500.0))))
         self.parks = parks
+        # one 建设用地污染地块 (000 L1321/L1323 name the 污染地块名录 and its 负面清单; the plan
+        # lists no site: illustrative), inside the development-zone park
+        q = shapely.get_coordinates(park1.point_on_surface())[0]
+        self.contaminated = [("安居经济开发区原化工地块（示意）", "化工",
+                              "未达到风险管控、修复目标", "住宅；学校；医院；养老",
+                              shapely.intersection(_square(q, 150.0), park1))]
         ugb_all = shapely.union_all([self.ugb_main, self.lobe, *[g for _, g in self.ugb_towns]])
         self.redline_union = shapely.union_all([*[g for _, g in self.redline_feats], self.patch])
         prio = shapely.intersection(shapely.union_all(
@@ -1007,6 +1013,19 @@ class _Builder:
              "restricted": [r for _, r in self.env_unit_lists]}, [g for *_, g in self.env_units]),
             source=src, note="环境管控单元 derived from the other layers (a coverage); "
             "forbidden/restricted: illustrative 空间布局约束 lists (category names)"))
+        bank = next(g for n, _, g in self.eco_parts if n == "琼江岸线保护区和保留区")
+        out.append(DemoLayer("shoreline", "shoreline", self._gdf(
+            {"name": ["琼江岸线保护区和保留区"], "river": ["琼江"], "function": ["岸线保护区"]},
+            [bank]), source=src,
+            note=f"the 琼江岸线保护区和保留区 part of the 生态控制区 ({doc} L1371) as a shoreline "
+            "functional zone"))
+        out.append(DemoLayer("contaminated_site", "contaminated_site", self._gdf(
+            {"name": [c[0] for c in self.contaminated], "industry": [c[1] for c in self.contaminated],
+             "status": [c[2] for c in self.contaminated],
+             "forbidden": [c[3] for c in self.contaminated]},
+            [c[4] for c in self.contaminated]), source=src,
+            note=f"one illustrative 污染地块 with its 开发利用负面清单 ({doc} L1321); the plan "
+            "names no site"))
         out.append(DemoLayer("sample_sites", "site", self._gdf(
             {"id": [s[0] for s in self.sites], "name": [s[1] for s in self.sites],
              "category": [s[2] for s in self.sites], "note": [s[4] for s in self.sites]},

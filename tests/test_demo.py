@@ -380,3 +380,12 @@ def test_sample_sites_show_the_issue_12_verdicts(built):
     units = ws.read("env_unit")
     assert {"forbidden", "restricted"} <= set(units.columns)
     assert all(str(c).startswith("ZH") for c in units["code"])
+    # the illustrative 污染地块's 负面清单 refuses housing, not a remediation project
+    cs = ws.read("contaminated_site")
+    p = cs.geometry.iloc[0].representative_point()
+    probe = gpd.GeoDataFrame({"id": ["P1", "P2"], "category": ["住宅", "生态修复"]},
+                             geometry=[p.buffer(1e-4), p.buffer(1e-4)], crs=cs.crs)
+    res = SitingEngine(layers, rb).check(probe).sites
+    assert "anju.contaminated_site.negative_list" in {h.rule for h in res[0].hits}
+    assert res[0].verdict == "forbidden"
+    assert "anju.contaminated_site.negative_list" not in {h.rule for h in res[1].hits}

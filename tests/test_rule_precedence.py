@@ -337,3 +337,17 @@ def test_report_says_which_rule_won_and_why(redline_and_water):
     assert "规则优先" in md and "national.redline.default" in md
     assert "anju.redline.unavoidable" in md and "000_87d8828f2b365ee7.txt L1364" in md
     assert "规则优先" in render_html(res)
+
+
+def test_shoreline_widths_are_the_plan_files_setbacks():
+    """资阳's shoreline rules and layers/plans/ziyang.toml read the same L350: one fact."""
+    from ecogis.plans import load_plan
+
+    plan = {sb.min_m for sb in load_plan("ziyang").setbacks if sb.line == 350}
+    rb = load_rulebook("ziyang")
+    widths = set()
+    for r in rb.rules:
+        if r.kind == "shoreline" and r.rulebook == "ziyang":
+            assert r.citation.line == 350
+            widths |= {r.distance_m} if r.test == "within" else set(r.band_m)
+    assert widths == plan == {200.0, 100.0, 50.0, 30.0}
