@@ -141,7 +141,7 @@ def test_cli_checks_the_rest_of_the_batch_then_exits_2(tmp_path, capsys):
     assert code == 2
     d = json.loads(out)
     assert [s["verdict"] for s in d["sites"]] == ["forbidden", "conditional"]
-    assert d["errors"][0]["id"] == 2
+    assert str(d["errors"][0]["id"]) == "2"
     assert err.count("\n") == 1 and "星际港口" in err
 
 
