@@ -31,8 +31,9 @@ import pyogrio
 import shapely
 
 from ecogis.crs import crs_label
-from ecogis.errors import InputError, WorkspaceError
+from ecogis.errors import InputError
 from ecogis.kinds import Kind, load_kinds
+from ecogis.storage import is_postgres_uri, split_layer
 
 LAYERS_TABLE = "ecogis_layers"
 META_TABLE = "ecogis_meta"
@@ -139,7 +140,11 @@ def check_output_gpkg(path: str | os.PathLike, layers: list[str] | tuple[str, ..
 
 
 def is_workspace(path: str | os.PathLike) -> bool:
-    """Return True when ``path`` is a GeoPackage with ecogis's metadata table."""
+    """Return True when ``path`` is a GeoPackage with ecogis's metadata table (or such a database)."""
+    if is_postgres_uri(path):
+        from ecogis.storage.postgis import is_workspace as pg_is_workspace
+
+        return pg_is_workspace(split_layer(path)[0])
     p = Path(path)
     if not p.is_file() or p.suffix.lower() != ".gpkg":
         return False
@@ -170,7 +175,15 @@ class Workspace:
     @classmethod
     def open(cls, path: str | os.PathLike, *, create: bool = False,
              fixed_time: str | None = None) -> Workspace:
-        """Open the workspace at ``path``; with ``create=True`` make it when missing."""
+        """Open the workspace at ``path``; with ``create=True`` make it when missing.
+
+        A ``postgresql://`` URI (or ``PG:`` conninfo) opens a PostGIS workspace
+        (:class:`ecogis.storage.postgis.PostGISWorkspace`, same methods).
+        """
+        if is_postgres_uri(path):
+            from ecogis.storage.postgis import PostGISWorkspace
+
+            return PostGISWorkspace.open(path, create=create, fixed_time=fixed_time)
         p = Path(path)
         if p.is_dir():
             raise InputError("is a directory, not a workspace", file=str(p),
@@ -389,45 +402,17 @@ class Workspace:
         MultiLineString. The source feature ids are kept in column ``src_fid``.
         """
         k = load_kinds()[kind]
-        if name in _RESERVED or not name or name.startswith("gpkg_") or name.startswith("rtree_"):
-            raise InputError(f"layer name {name!r} is reserved", fix="choose another --name")
-        if gdf.crs is None:
-            raise InputError("layer has no CRS", layer=name, fix="set a CRS before writing")
-        out = gdf.copy()
-        if "src_fid" not in out.columns:
-            out["src_fid"] = np.asarray(out.index)
-        out = out.reset_index(drop=True)
-        geom_type = None
-        types = set(shapely.get_type_id(out.geometry.values).tolist())
-        if types <= {3, 6}:
-            out = out.set_geometry(_promote(out.geometry, shapely.multipolygons))
-            geom_type = "MultiPolygon"
-        elif types <= {1, 5}:
-            out = out.set_geometry(_promote(out.geometry, shapely.multilinestrings))
-            geom_type = "MultiLineString"
-        elif types <= {0, 4}:
-            geom_type = "Point" if types == {0} else "MultiPoint"
-            if types == {0, 4}:
-                out = out.set_geometry(_promote(out.geometry, shapely.multipoints))
-                geom_type = "MultiPoint"
-        for col in out.columns:
-            if col != out.geometry.name and out[col].dtype == object:
-                out[col] = out[col].map(lambda v: v if v is None or isinstance(v, (str, int, float, bool))
-                                        else json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list))
-                                        else str(v))
+        out, geom_type = prepare_layer(name, gdf)
         with self.transaction():
             replaced = name in self.names()
             kw = {"geometry_type": geom_type} if geom_type else {}
             pyogrio.write_dataframe(out, self._target, layer=name, driver="GPKG",
                                     layer_options={"SPATIAL_INDEX": "YES"}, **kw)
-            row = {
-                "name": name, "kind": k.id, "source": source or "", "source_layer": source_layer or "",
-                "sha256": sha256 or "", "crs": crs_label(gdf.crs), "crs_source": crs_source or "",
-                "encoding": encoding or "", "encoding_source": encoding_source or "",
-                "repairs": json.dumps(repairs or {}, ensure_ascii=False, default=str),
-                "imported_at": self.fixed_time or _now(), "synthetic": "1" if synthetic else "0",
-                "extra": json.dumps(extra or {}, ensure_ascii=False, default=str),
-            }
+            row = layer_row(
+                name, k.id, gdf.crs, source=source, source_layer=source_layer, sha256=sha256,
+                crs_source=crs_source, encoding=encoding, encoding_source=encoding_source,
+                repairs=repairs, imported_at=self.fixed_time or _now(), synthetic=synthetic,
+                extra=extra)
             with closing(self._sql()) as con, con:
                 con.execute(f"DELETE FROM {LAYERS_TABLE} WHERE name=?", (name,))
                 cols = ", ".join(_LAYER_COLUMNS)
@@ -462,6 +447,58 @@ class Workspace:
                             read=rep)
 
 
+def prepare_layer(name: str, gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, str | None]:
+    """Return ``gdf`` ready to store as layer ``name`` and its geometry type (or None).
+
+    Shared by every storage backend: the name is checked, the source feature ids are kept in
+    ``src_fid``, polygon kinds become MultiPolygon and line kinds MultiLineString, and
+    dict/list attributes become JSON text.
+    """
+    if name in _RESERVED or not name or name.startswith("gpkg_") or name.startswith("rtree_"):
+        raise InputError(f"layer name {name!r} is reserved", fix="choose another --name")
+    if gdf.crs is None:
+        raise InputError("layer has no CRS", layer=name, fix="set a CRS before writing")
+    out = gdf.copy()
+    if "src_fid" not in out.columns:
+        out["src_fid"] = np.asarray(out.index)
+    out = out.reset_index(drop=True)
+    geom_type = None
+    types = set(shapely.get_type_id(out.geometry.values).tolist())
+    if types <= {3, 6}:
+        out = out.set_geometry(_promote(out.geometry, shapely.multipolygons))
+        geom_type = "MultiPolygon"
+    elif types <= {1, 5}:
+        out = out.set_geometry(_promote(out.geometry, shapely.multilinestrings))
+        geom_type = "MultiLineString"
+    elif types <= {0, 4}:
+        geom_type = "Point" if types == {0} else "MultiPoint"
+        if types == {0, 4}:
+            out = out.set_geometry(_promote(out.geometry, shapely.multipoints))
+            geom_type = "MultiPoint"
+    for col in out.columns:
+        if col != out.geometry.name and out[col].dtype == object:
+            out[col] = out[col].map(lambda v: v if v is None or isinstance(v, (str, int, float, bool))
+                                    else json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list))
+                                    else str(v))
+    return out, geom_type
+
+
+def layer_row(name: str, kind: str, crs, *, source: str | None = None,
+              source_layer: str | None = None, sha256: str | None = None,
+              crs_source: str | None = None, encoding: str | None = None,
+              encoding_source: str | None = None, repairs: dict | None = None,
+              imported_at: str, synthetic: bool = False, extra: dict | None = None) -> dict:
+    """Return the ``ecogis_layers`` row (text values) of a layer being written."""
+    return {
+        "name": name, "kind": kind, "source": source or "", "source_layer": source_layer or "",
+        "sha256": sha256 or "", "crs": crs_label(crs), "crs_source": crs_source or "",
+        "encoding": encoding or "", "encoding_source": encoding_source or "",
+        "repairs": json.dumps(repairs or {}, ensure_ascii=False, default=str),
+        "imported_at": imported_at, "synthetic": "1" if synthetic else "0",
+        "extra": json.dumps(extra or {}, ensure_ascii=False, default=str),
+    }
+
+
 def _promote(geoms: gpd.GeoSeries, multi) -> gpd.GeoSeries:
     arr = np.asarray(geoms.values, dtype=object)
     single = np.isin(shapely.get_type_id(arr), (0, 1, 3))
@@ -472,13 +509,8 @@ def _promote(geoms: gpd.GeoSeries, multi) -> gpd.GeoSeries:
 
 
 def open_workspace(uri: str | os.PathLike, *, create: bool = False) -> Workspace:
-    """Open a workspace by URI: a ``.gpkg`` path today; ``postgresql://`` is planned."""
-    s = os.fspath(uri)
-    if s.startswith(("postgresql://", "postgres://", "PG:")):
-        raise WorkspaceError(
-            f"{s}: PostGIS workspaces are planned but not available in this version; "
-            "use a .gpkg workspace")
-    return Workspace.open(s, create=create)
+    """Open a workspace by URI: a ``.gpkg`` path, or a ``postgresql://`` URI (PostGIS)."""
+    return Workspace.open(os.fspath(uri), create=create)
 
 
 @dataclass
@@ -508,8 +540,11 @@ def load_target(
     """
     from ecogis.io import parse_source, read_vector
 
-    path, layer = parse_source(target)
-    if is_workspace(path):
+    if is_postgres_uri(target):  # URI#layer picks one layer
+        path, layer = split_layer(target)
+    else:
+        path, layer = parse_source(target)
+    if is_postgres_uri(path) or is_workspace(path):
         ws = Workspace.open(path)
         wanted = list(names or ([layer] if layer else ws.names()))
         out = []

@@ -97,7 +97,9 @@ def run(args) -> int:
         return 0
     if not args.workspace:
         raise InputError("no workspace given", fix="ecogis check WORKSPACE.gpkg SITES ...")
-    if not Path(args.workspace).exists():
+    from ecogis.storage import is_postgres_uri
+
+    if not is_postgres_uri(args.workspace) and not Path(args.workspace).exists():
         raise InputError("workspace not found", file=args.workspace,
                          fix="check the path, or create it with `ecogis import`")
     params = _params(args.param)
