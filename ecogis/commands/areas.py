@@ -30,35 +30,48 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
-    unit = area_unit(args.unit).id
+def areas_report(target, *, names: list[str] | None = None, by: str | None = None,
+                 unit: str = "km2", method: str = "ellipsoidal", kind: str | None = None,
+                 crs=None, encoding: str | None = None, label: str | None = None):
+    """Measure like ``ecogis areas``: return ``(json dict, area rows, by rows, warnings)``.
+
+    The dict is the ``--format json`` output; ``label`` names the target in it (default:
+    ``target`` as given).
+    """
+    unit = area_unit(unit).id
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ws, layers = load_target(args.target, names=args.layers, kind=args.kind, crs=args.crs,
-                                 encoding=args.encoding)
-        all_layers = layers if ws is None else load_target(args.target)[1]
-        rows = layer_area_rows(layers, unit=unit, method=args.method)
+        ws, layers = load_target(target, names=names, kind=kind, crs=crs, encoding=encoding)
+        all_layers = layers if ws is None else load_target(target)[1]
+        rows = layer_area_rows(layers, unit=unit, method=method)
         by_rows = []
-        if args.by:
+        if by:
             try:
-                zones, field = zone_layer(all_layers, args.by)
+                zones, field = zone_layer(all_layers, by)
             except Exception:
                 zones = None
             for lyr in layers:
                 if zones is not None:
                     if lyr.name == zones.name:
                         continue
-                    by_rows += areas_by_zones(lyr, zones, field, unit=unit, method=args.method)
+                    by_rows += areas_by_zones(lyr, zones, field, unit=unit, method=method)
                 else:
-                    by_rows += areas_by_field(lyr, args.by, unit=unit, method=args.method)
+                    by_rows += areas_by_field(lyr, by, unit=unit, method=method)
     notes = [str(w.message) for w in caught]
+    d = {"target": str(label or target), "unit": unit, "method": method,
+         "method_label": rows[0].method_label if rows else method,
+         "layers": [plain(r) for r in rows], "by": [plain(r) for r in by_rows],
+         "warnings": notes}
+    return d, rows, by_rows, notes
+
+
+def run(args) -> int:
+    d, rows, by_rows, notes = areas_report(args.target, names=args.layers, by=args.by,
+                                           unit=args.unit, method=args.method, kind=args.kind,
+                                           crs=args.crs, encoding=args.encoding)
+    unit = d["unit"]
     if args.format == "json":
-        emit(to_json({
-            "target": str(args.target), "unit": unit, "method": args.method,
-            "method_label": rows[0].method_label if rows else args.method,
-            "layers": [plain(r) for r in rows], "by": [plain(r) for r in by_rows],
-            "warnings": notes,
-        }))
+        emit(to_json(d))
         return 0
     cols = [("layer", "layer"), ("kind_name", "图层"), ("features", "features"),
             ("area", f"area ({unit})"), ("area_raw_sum", f"raw sum ({unit})"),

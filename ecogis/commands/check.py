@@ -102,42 +102,9 @@ def run(args) -> int:
     if not is_postgres_uri(args.workspace) and not Path(args.workspace).exists():
         raise InputError("workspace not found", file=args.workspace,
                          fix="check the path, or create it with `ecogis import`")
-    params = _params(args.param)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        sites_gdf, sites_file = _load_sites(args)
-        region = args.region
-        from ecogis.workspace import Workspace
-
-        ws = Workspace.open(args.workspace)
-        region_note = None
-        if region is None and ws.meta.get("region"):
-            try:
-                rulebook = load_rulebook(str(ws.meta["region"]), params=params)
-            except InputError:
-                rulebook = load_rulebook(None, params=params)
-                region_note = (f"the workspace's region {ws.meta['region']!r} has no regional "
-                               "rulebook: national baseline only")
-        else:
-            rulebook = load_rulebook(region, params=params)
-        needed = set(rulebook.kinds_used) | {FARMLAND_KIND}
-        layers = {info.name: (info.kind, ws.read(info.name)) for info in ws.layers()
-                  if info.kind in needed}
-        if not layers:
-            raise InputError("the workspace has no layer the rulebook applies to "
-                             f"(kinds {', '.join(sorted(needed))})", file=args.workspace,
-                             fix="import control lines with `ecogis import WS KIND FILE`")
-        engine = SitingEngine(layers, rulebook)
-        result = engine.check(sites_gdf, category=args.category, width_m=args.width,
-                              radius_m=args.radius, method=args.method, file=sites_file)
-    notes = [str(w.message) for w in caught]
-    if region_note:
-        notes.insert(0, region_note)
-    result.notes = notes
-    result.workspace = str(args.workspace)
-    result.synthetic = bool(ws.meta.get("synthetic")) or any(
-        i.synthetic for i in ws.layers() if i.name in layers)
-    result.sites_file = str(sites_file) if sites_file else None
+    result = run_check(args.workspace, lambda: _load_sites(args), region=args.region,
+                       params=_params(args.param), category=args.category, width_m=args.width,
+                       radius_m=args.radius, method=args.method)
     text = _render(result, args.format)
     if args.output:
         Path(args.output).write_text(text + "\n", encoding="utf-8")
@@ -150,6 +117,63 @@ def run(args) -> int:
     if args.fail_on and result.reaches(args.fail_on):
         return 1
     return 0
+
+
+def run_check(workspace, load_sites, *, region: str | None = None,
+              params: dict[str, float] | None = None, category: str | None = None,
+              width_m: float | None = None, radius_m: float | None = None,
+              method: str = "ellipsoidal", label: str | None = None, engine_for=None):
+    """Run ``ecogis check``: return the SitingResult whose ``as_dict()`` is ``--format json``.
+
+    ``workspace`` is a Workspace or its path/URI (opened after the sites are read, so a bad
+    sites file is reported first); ``load_sites()`` returns ``(sites GeoDataFrame, file or
+    None)``; warnings raised meanwhile become the result's notes. ``engine_for(ws, layers,
+    rulebook)`` may return a cached :class:`SitingEngine` (the server's; default: a new one).
+    ``label`` is the workspace as the output names it (default: ``workspace`` as given).
+    """
+    from ecogis.workspace import Workspace
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sites_gdf, sites_file = load_sites()
+        ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
+        meta = ws.meta
+        region_note = None
+        if region is None and meta.get("region"):
+            try:
+                rulebook = load_rulebook(str(meta["region"]), params=params)
+            except InputError:
+                rulebook = load_rulebook(None, params=params)
+                region_note = (f"the workspace's region {meta['region']!r} has no regional "
+                               "rulebook: national baseline only")
+        else:
+            rulebook = load_rulebook(region, params=params)
+        needed = set(rulebook.kinds_used) | {FARMLAND_KIND}
+        infos = ws.layers()
+        used = [i for i in infos if i.kind in needed]
+        if not used:
+            raise InputError("the workspace has no layer the rulebook applies to "
+                             f"(kinds {', '.join(sorted(needed))})", file=str(label or workspace),
+                             fix="import control lines with `ecogis import WS KIND FILE`")
+        if engine_for is None:
+            engine = SitingEngine({i.name: (i.kind, ws.read(i.name)) for i in used}, rulebook)
+        else:
+            engine = engine_for(ws, used, rulebook)
+        result = engine.check(sites_gdf, category=category, width_m=width_m,
+                              radius_m=radius_m, method=method, file=sites_file)
+    notes = [str(w.message) for w in caught]
+    if region_note:
+        notes.insert(0, region_note)
+    result.notes = notes
+    result.workspace = str(label or workspace)
+    result.synthetic = bool(meta.get("synthetic")) or any(i.synthetic for i in used)
+    result.sites_file = str(sites_file) if sites_file else None
+    return result
+
+
+def check_json(result) -> str:
+    """The ``ecogis check --format json`` text of a result."""
+    return _render(result, "json")
 
 
 def _render(result, fmt: str) -> str:

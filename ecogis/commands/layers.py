@@ -14,14 +14,18 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def layers_report(ws: Workspace) -> dict:
+    """The ``ecogis layers --format json`` dict of a workspace."""
+    return {"workspace": str(ws.path), "meta": ws.meta, "layers": [i.as_dict() for i in ws.layers()]}
+
+
 def run(args) -> int:
     ws = Workspace.open(args.workspace)
     kinds = load_kinds()
-    infos = ws.layers()
     if args.format == "json":
-        emit(to_json({"workspace": str(ws.path), "meta": ws.meta,
-                      "layers": [i.as_dict() for i in infos]}))
+        emit(to_json(layers_report(ws)))
         return 0
+    infos = ws.layers()
     rows = [{
         "name": i.name, "kind": i.kind or "—",
         "kind_name": kinds[i.kind].name_zh if i.kind in kinds else "—",

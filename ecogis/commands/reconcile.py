@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import warnings
 from pathlib import Path
@@ -72,31 +73,39 @@ def _display(row: dict) -> dict:
     return d
 
 
-def run(args) -> int:
-    if args.boundary and not Path(args.boundary).is_file():
-        raise InputError("boundary file not found", file=args.boundary, fix="check the path")
-    ws, layers = None, []
+def reconcile_report(workspace=None, *, plan: str | None = None, method: str = "ellipsoidal",
+                     boundary: str | None = None, layers: list[str] | None = None):
+    """Reconcile like ``ecogis reconcile``: return ``(json dict, result, warnings, exit code)``."""
+    if boundary and not Path(boundary).is_file():
+        raise InputError("boundary file not found", file=boundary, fix="check the path")
+    ws, loaded = None, []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        if args.workspace:
+        if workspace:
             from ecogis.workspace import load_target
 
-            ws, layers = load_target(args.workspace)
+            ws, loaded = load_target(workspace)
             if ws is None:
-                raise InputError("is not an ecogis workspace", file=args.workspace,
+                raise InputError("is not an ecogis workspace", file=str(workspace),
                                  fix="import layers first: ecogis import WS.gpkg KIND FILE")
-            if args.layers:
-                unknown = sorted(set(args.layers) - {lyr.name for lyr in layers})
+            if layers:
+                unknown = sorted(set(layers) - {lyr.name for lyr in loaded})
                 if unknown:
-                    raise InputError(f"has no layer {unknown[0]!r}", file=args.workspace,
+                    raise InputError(f"has no layer {unknown[0]!r}", file=str(workspace),
                                      fix="use `ecogis layers` to list them")
-        result = reconcile(_plan_arg(args, ws), layers, method=args.method,
-                           boundary=args.boundary, only=args.layers)
+        result = reconcile(_plan_arg(argparse.Namespace(plan=plan), ws), loaded, method=method,
+                           boundary=boundary, only=layers)
     notes = [str(w.message) for w in caught]
-    code = 1 if result.failed else 0
+    d = result.as_dict()
+    d["warnings"] = notes
+    return d, result, notes, 1 if result.failed else 0
+
+
+def run(args) -> int:
+    d, result, notes, code = reconcile_report(args.workspace, plan=args.plan,
+                                              method=args.method, boundary=args.boundary,
+                                              layers=args.layers)
     if args.format == "json":
-        d = result.as_dict()
-        d["warnings"] = notes
         emit(to_json(d))
         return code
     rows = [plain(r.as_dict()) for r in result.rows]
