@@ -125,7 +125,8 @@ def run_check(workspace, load_sites, *, region: str | None = None,
               method: str = "ellipsoidal", label: str | None = None, engine_for=None):
     """Run ``ecogis check``: return the SitingResult whose ``as_dict()`` is ``--format json``.
 
-    ``workspace`` is a Workspace or its path/URI (opened after the sites are read, so a bad
+    ``workspace`` is a Workspace (or an object with its ``meta``, ``layers()`` and
+    ``read()``, such as the server's per-version snapshot) or its path/URI (opened after the sites are read, so a bad
     sites file is reported first); ``load_sites()`` returns ``(sites GeoDataFrame, file or
     None)``; warnings raised meanwhile become the result's notes. ``engine_for(ws, layers,
     rulebook)`` may return a cached :class:`SitingEngine` (the server's; default: a new one).
@@ -136,7 +137,7 @@ def run_check(workspace, load_sites, *, region: str | None = None,
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         sites_gdf, sites_file = load_sites()
-        ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
+        ws = workspace if hasattr(workspace, "layers") else Workspace.open(workspace)
         meta = ws.meta
         region_note = None
         if region is None and meta.get("region"):
