@@ -194,7 +194,8 @@ def create_app(workspace: str, *, keys: dict[str, str] | None = None,
     keys = dict(keys or {})
     ws = Workspace.open(workspace)
     label = redact(str(workspace)) if not isinstance(ws.path, Path) else str(workspace)
-    audit = AuditLog(ws)
+    compute = threading.Lock()  # one computation at a time; GeoPackage audit writes wait too
+    audit = AuditLog(ws, readers=compute)
     engines = Engines()
     snapshots: OrderedDict[tuple, Snapshot] = OrderedDict()
 
@@ -205,8 +206,16 @@ def create_app(workspace: str, *, keys: dict[str, str] | None = None,
             while len(snapshots) > 2:
                 snapshots.popitem(last=False)
         return snapshots[v]
-    compute = threading.Lock()
+
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(app):
+        yield
+        audit.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="ecogis bureau server",
         version=ecogis.__version__,
         description="三区三线 siting checks (合规性审查), layers, areas and plan figures of one "
@@ -264,12 +273,12 @@ def create_app(workspace: str, *, keys: dict[str, str] | None = None,
                                   "has the details; please report it)")
         extra = request.state.audit
         try:
-            await run_in_threadpool(
-                audit.log, key_id=caller.key_id, role=caller.role, method=request.method,
-                path=request.url.path, query=str(request.url.query)[:500],
-                status=response.status_code, ms=round((time.perf_counter() - t0) * 1000, 2),
-                verdicts=extra.get("verdicts"), sites=extra.get("sites"),
-                client=request.client.host if request.client else None)
+            audit.log(key_id=caller.key_id, role=caller.role, method=request.method,
+                      path=request.url.path, query=str(request.url.query)[:500],
+                      status=response.status_code,
+                      ms=round((time.perf_counter() - t0) * 1000, 2),
+                      verdicts=extra.get("verdicts"), sites=extra.get("sites"),
+                      client=request.client.host if request.client else None)
         except Exception:
             log.exception("could not write the audit row")
         return response

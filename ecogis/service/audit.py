@@ -4,15 +4,17 @@ Columns: ``at`` (UTC ISO 8601), ``key_id`` and ``role`` (never the key), ``metho
 ``path``, ``query``, ``status``, ``ms``, ``verdicts`` (JSON counts of a check, e.g.
 ``{"forbidden": 1}``), ``sites``, ``client``.
 
-GeoPackage: an attribute table registered in ``gpkg_contents`` (created once by a normal
-workspace transaction), rows appended in place by SQLite under the workspace's advisory
-lock file ``<workspace>.lock`` (``flock``) in small batches. PostGIS: a table, rows
-inserted in their own transaction.
+Rows are queued and written every ``interval_s`` by a background thread. GeoPackage: an
+attribute table registered in ``gpkg_contents`` (created once by a normal workspace
+transaction), rows appended in place by SQLite under the workspace's advisory lock file
+``<workspace>.lock`` (``flock``) and while no computation of the server reads the file (GDAL
+would find it locked). PostGIS: a table, rows inserted in their own transaction.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from contextlib import closing, contextmanager
@@ -31,16 +33,36 @@ def now() -> str:
 class AuditLog:
     """Append request rows to the workspace's audit table (thread-safe, batched)."""
 
-    def __init__(self, ws, *, flush_every: int = 1) -> None:
+    def __init__(self, ws, *, readers: threading.Lock | None = None,
+                 interval_s: float | None = None) -> None:
         from ecogis.storage.postgis import PostGISWorkspace
 
         self.ws = ws
         self.postgis = isinstance(ws, PostGISWorkspace)
-        self.flush_every = flush_every
+        self.readers = readers or threading.Lock()
+        self.interval_s = interval_s or float(os.environ.get("ECOGIS_AUDIT_INTERVAL", "0.25"))
         self._rows: list[tuple] = []
         self._lock = threading.Lock()
         self._file_lock = threading.Lock()
+        self._stop = threading.Event()
         self._ensure()
+        self._thread = threading.Thread(target=self._loop, name="ecogis-audit", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.flush()
+            except Exception:  # keep the rows for the next round; the server log says why
+                import logging
+
+                logging.getLogger("ecogis.serve").exception("could not write the audit rows")
+
+    def close(self) -> None:
+        """Stop the background writer and write what is queued."""
+        self._stop.set()
+        self._thread.join(10)
+        self.flush()
 
     def _ensure(self) -> None:
         if self.postgis:
@@ -70,23 +92,31 @@ class AuditLog:
                 con.execute(f"DELETE FROM {AUDIT_TABLE}")
 
     def log(self, **row) -> None:
-        """Queue one request row (``at`` defaults to now); flush when the batch is full."""
+        """Queue one request row (``at`` defaults to now); written within ``interval_s``."""
         row.setdefault("at", now())
         if isinstance(row.get("verdicts"), dict):
             row["verdicts"] = json.dumps(row["verdicts"], ensure_ascii=False)
         with self._lock:
             self._rows.append(tuple(row.get(c) for c in COLUMNS))
-            if len(self._rows) >= self.flush_every:
-                self._flush()
 
     def flush(self) -> None:
+        """Write the queued rows (GeoPackage: while no computation reads the file)."""
         with self._lock:
-            self._flush()
-
-    def _flush(self) -> None:
-        rows, self._rows = self._rows, []
+            rows, self._rows = self._rows, []
         if not rows:
             return
+        try:
+            if self.postgis:
+                self._write(rows)
+            else:
+                with self.readers:
+                    self._write(rows)
+        except BaseException:
+            with self._lock:
+                self._rows[:0] = rows
+            raise
+
+    def _write(self, rows: list[tuple]) -> None:
         marks = ", ".join(f":{c}" for c in COLUMNS)
         if self.postgis:
             import sqlalchemy as sa
