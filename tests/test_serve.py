@@ -334,3 +334,39 @@ def test_concurrent_checks_while_an_import_writes(served, anju, tmp_path):
     # the import added a layer no rule of 'urban' reads: every answer is the baseline's
     assert {json.loads(t)["sites"][0]["verdict"] for _, t in results} == {"forbidden"}
     assert all(json.loads(t)["counts"] == json.loads(base.text)["counts"] for _, t in results)
+
+
+def test_help_imports_no_server_stack():
+    code = ("import sys\nfrom ecogis.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('fastapi', 'uvicorn', 'starlette', 'sqlalchemy', "
+            "'psycopg', 'geoalchemy2') if m in sys.modules))")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+    assert "serve" in out.stdout
+
+
+def test_keys_file_forms_and_bad_keys(tmp_path):
+    from ecogis.errors import InputError
+    from ecogis.service.auth import caller_of, key_id, load_keys
+
+    t = tmp_path / "keys.toml"
+    t.write_text(f'[keys]\n"{STAFF}" = "staff"\n"{ADMIN}" = "admin"\n', encoding="utf-8")
+    lines = tmp_path / "keys.txt"
+    lines.write_text(f"# desk keys\n{STAFF} staff\n{ADMIN}   admin  # the GIS admin\n")
+    for f in (t, lines):
+        keys = load_keys(f, env=f"{ENV_STAFF}, ")
+        assert keys == {STAFF: "staff", ADMIN: "admin", ENV_STAFF: "staff"}
+    assert caller_of(f"Bearer {ADMIN}", keys).role == "admin"
+    assert caller_of(f"Bearer {ADMIN}", keys).key_id == key_id(ADMIN) != ADMIN
+    assert caller_of("Bearer nope", keys) is None and caller_of("Basic x", keys) is None
+    bad = tmp_path / "bad.txt"
+    bad.write_text(f"{STAFF} superuser\n")
+    with pytest.raises(InputError, match="unknown role 'superuser'.*fix: use one of"):
+        load_keys(bad, env="")
+    bad.write_text("short staff\n")
+    with pytest.raises(InputError, match="shorter than 16"):
+        load_keys(bad, env="")
