@@ -75,7 +75,9 @@ class Server:
         keys.write_text(f'[keys]\n"{STAFF}" = "staff"\n"{ADMIN}" = "admin"\n', encoding="utf-8")
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        e = dict(os.environ, ECOGIS_API_KEYS=ENV_STAFF, **(env or {}))
+        e = dict(os.environ)
+        e["ECOGIS_API_KEYS"] = ENV_STAFF
+        e.update(env or {})
         e["PYTHONPATH"] = str(Path(__file__).resolve().parents[1]) + os.pathsep + \
             e.get("PYTHONPATH", "")
         self.log = open(tmp / f"serve-{self.port}.log", "w+")  # noqa: SIM115 - closed in stop()
