@@ -5,10 +5,15 @@ from __future__ import annotations
 import warnings
 
 from ecogis.areas import areas_by_field, areas_by_zones, layer_area_rows, zone_layer
+from ecogis.landuse import LANDUSE_KIND, class_areas, is_landuse_by
 from ecogis.measure import METHODS
 from ecogis.report import add_format_argument, emit, format_csv, format_table, plain, to_json
 from ecogis.units import AREA_UNITS, area_unit
 from ecogis.workspace import load_target
+
+_LANDUSE_COLS = [("layer", "layer"), ("dlbm", "DLBM"), ("dlmc", "DLMC"), ("parcels", "图斑数"),
+                 ("gross", "图斑面积"), ("deducted_m2", "扣除 m²"), ("added_m2", "计入扣除 m²"),
+                 ("area", "地类面积"), ("declared_tbdlmj_m2", "ΣTBDLMJ m²")]
 
 
 def register(sub) -> None:
@@ -22,7 +27,9 @@ def register(sub) -> None:
                    help="only these layers (repeatable)")
     p.add_argument("--unit", default="km2", help=f"{', '.join(AREA_UNITS)} (or 亩, 公顷)")
     p.add_argument("--method", choices=METHODS, default="ellipsoidal")
-    p.add_argument("--by", help="split by an admin layer/kind (e.g. admin) or a field (e.g. zone)")
+    p.add_argument("--by", help="split by an admin layer/kind (e.g. admin) or a field (e.g. zone); "
+                   "DLMC or DLBM on a landuse layer: the 三调 地类 table (图斑面积, 扣除田坎, "
+                   "地类面积, 田坎 row with ΣKCMJ)")
     p.add_argument("--kind", help="kind of a plain data file (default generic)")
     p.add_argument("--crs", help="CRS of a plain data file without one")
     p.add_argument("--encoding", help="encoding of a plain data file")
@@ -30,48 +37,48 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def areas_report(target, *, names: list[str] | None = None, by: str | None = None,
-                 unit: str = "km2", method: str = "ellipsoidal", kind: str | None = None,
-                 crs=None, encoding: str | None = None, label: str | None = None):
-    """Measure like ``ecogis areas``: return ``(json dict, area rows, by rows, warnings)``.
-
-    The dict is the ``--format json`` output; ``label`` names the target in it (default:
-    ``target`` as given).
-    """
-    unit = area_unit(unit).id
+def run(args) -> int:
+    unit = area_unit(args.unit).id
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ws, layers = load_target(target, names=names, kind=kind, crs=crs, encoding=encoding)
-        all_layers = layers if ws is None else load_target(target)[1]
-        rows = layer_area_rows(layers, unit=unit, method=method)
+        ws, layers = load_target(args.target, names=args.layers, kind=args.kind, crs=args.crs,
+                                 encoding=args.encoding)
+        all_layers = layers  # --by may name a layer not asked for: read only those, once
+        if args.by and ws is not None:
+            others = [n for n in ws.names() if n not in {lyr.name for lyr in layers}]
+            if others:
+                all_layers = layers + load_target(args.target, names=others)[1]
+        rows = layer_area_rows(layers, unit=unit, method=args.method)
         by_rows = []
-        if by:
+        lu_rows = []
+        if args.by:
             try:
-                zones, field = zone_layer(all_layers, by)
+                zones, field = zone_layer(all_layers, args.by)
             except Exception:
                 zones = None
+            has_lu = any(lyr.kind.id == LANDUSE_KIND for lyr in layers)
             for lyr in layers:
-                if zones is not None:
+                if has_lu and is_landuse_by(args.by) and lyr.kind.id != LANDUSE_KIND \
+                        and args.by not in lyr.gdf.columns:
+                    continue  # `--by DLMC` on a workspace: the landuse layers' 地类 table
+                if lyr.kind.id == LANDUSE_KIND and is_landuse_by(args.by):
+                    lu_rows += class_areas(lyr.gdf, layer=lyr.name, by=args.by, unit=unit,
+                                           method=args.method)
+                elif zones is not None:
                     if lyr.name == zones.name:
                         continue
-                    by_rows += areas_by_zones(lyr, zones, field, unit=unit, method=method)
+                    by_rows += areas_by_zones(lyr, zones, field, unit=unit, method=args.method)
                 else:
-                    by_rows += areas_by_field(lyr, by, unit=unit, method=method)
+                    by_rows += areas_by_field(lyr, args.by, unit=unit, method=args.method)
     notes = [str(w.message) for w in caught]
-    d = {"target": str(label or target), "unit": unit, "method": method,
-         "method_label": rows[0].method_label if rows else method,
-         "layers": [plain(r) for r in rows], "by": [plain(r) for r in by_rows],
-         "warnings": notes}
-    return d, rows, by_rows, notes
-
-
-def run(args) -> int:
-    d, rows, by_rows, notes = areas_report(args.target, names=args.layers, by=args.by,
-                                           unit=args.unit, method=args.method, kind=args.kind,
-                                           crs=args.crs, encoding=args.encoding)
-    unit = d["unit"]
     if args.format == "json":
-        emit(to_json(d))
+        emit(to_json({
+            "target": str(args.target), "unit": unit, "method": args.method,
+            "method_label": rows[0].method_label if rows else args.method,
+            "layers": [plain(r) for r in rows],
+            "by": [plain(r) for r in by_rows] + [plain(r) for r in lu_rows],
+            "warnings": notes,
+        }))
         return 0
     cols = [("layer", "layer"), ("kind_name", "图层"), ("features", "features"),
             ("area", f"area ({unit})"), ("area_raw_sum", f"raw sum ({unit})"),
@@ -83,6 +90,11 @@ def run(args) -> int:
             emit(format_csv([plain(r) for r in by_rows],
                             [("layer", "layer"), ("by", "by"), ("zone", "zone"), ("area", "area"),
                              ("unit", "unit"), ("method", "method")]))
+        if lu_rows:
+            emit(format_csv([plain(r) for r in lu_rows], _LANDUSE_COLS + [
+                ("gross_m2", "gross_m2"), ("deducted_m2", "deducted_m2"),
+                ("added_m2", "added_m2"), ("area_m2", "area_m2"), ("unit", "unit"),
+                ("method", "method")]))
         return 0
     title = f"Areas — {rows[0].method_label if rows else args.method}, unit {unit}"
     emit(format_table(data, cols, title=title))
@@ -91,6 +103,11 @@ def run(args) -> int:
         emit(format_table([plain(r) for r in by_rows],
                           [("layer", "layer"), ("zone", args.by), ("area", f"area ({unit})"),
                            ("share_of_layer", "share of layer")]))
+    if lu_rows:
+        emit("")
+        emit(format_table([plain(r) for r in lu_rows], _LANDUSE_COLS,
+                          title=f"地类面积 ({unit}) — 图斑面积 measured ({args.method}); "
+                          "扣除 = 图斑面积 × KCXS; 地类面积 = 图斑面积 − 扣除 (+ ΣKCMJ on 田坎)"))
     for n in notes:
         emit(f"warning: {n}")
     return 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import warnings
 from pathlib import Path
@@ -48,7 +47,14 @@ def register(sub) -> None:
     p.add_argument("--boundary", help="region boundary file (default "
                    "layers/boundaries/<region>.gpkg)")
     p.add_argument("--layer", action="append", dest="layers", metavar="NAME",
-                   help="measure figures only on these layers (repeatable)")
+                   help="measure figures only on these layers (repeatable); on a landuse "
+                   "layer (or with --area-field): declared against measured area per parcel")
+    p.add_argument("--area-field", metavar="FIELD",
+                   help="per-parcel mode: the declared-area field (default the layer's "
+                   "declared_area role, TBMJ/图斑面积 on a landuse layer)")
+    p.add_argument("--tolerance-m2", type=float, metavar="M2",
+                   help="per-parcel mode: allowed |measured − declared| per parcel, m² "
+                   "(default 0.1)")
     add_format_argument(p)
     p.set_defaults(func=run)
 
@@ -73,39 +79,95 @@ def _display(row: dict) -> dict:
     return d
 
 
-def reconcile_report(workspace=None, *, plan: str | None = None, method: str = "ellipsoidal",
-                     boundary: str | None = None, layers: list[str] | None = None):
-    """Reconcile like ``ecogis reconcile``: return ``(json dict, result, warnings, exit code)``."""
-    if boundary and not Path(boundary).is_file():
-        raise InputError("boundary file not found", file=boundary, fix="check the path")
-    ws, loaded = None, []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        if workspace:
-            from ecogis.workspace import load_target
+def _parcel_mode(args, layers) -> bool:
+    """Per-parcel mode: --area-field/--tolerance-m2 given, or only landuse layers named."""
+    if not args.layers:
+        return False
+    if args.area_field or args.tolerance_m2 is not None:
+        return True
+    if args.plan:
+        return False
+    from ecogis.landuse import LANDUSE_KIND
 
-            ws, loaded = load_target(workspace)
-            if ws is None:
-                raise InputError("is not an ecogis workspace", file=str(workspace),
-                                 fix="import layers first: ecogis import WS.gpkg KIND FILE")
-            if layers:
-                unknown = sorted(set(layers) - {lyr.name for lyr in loaded})
-                if unknown:
-                    raise InputError(f"has no layer {unknown[0]!r}", file=str(workspace),
-                                     fix="use `ecogis layers` to list them")
-        result = reconcile(_plan_arg(argparse.Namespace(plan=plan), ws), loaded, method=method,
-                           boundary=boundary, only=layers)
-    notes = [str(w.message) for w in caught]
-    d = result.as_dict()
-    d["warnings"] = notes
-    return d, result, notes, 1 if result.failed else 0
+    kinds = {lyr.name: lyr.kind.id for lyr in layers}
+    return all(kinds.get(n) == LANDUSE_KIND for n in args.layers)
+
+
+_PARCEL_COLUMNS = [("layer", "layer"), ("bsm", "BSM"), ("id", "fid"), ("declared", "declared m²"),
+                   ("measured", "measured m²"), ("difference", "difference m²"),
+                   ("status", "status")]
+
+
+def run_parcels(args, ws, layers) -> int:
+    """``reconcile WS --layer L``: declared (TBMJ) against measured area, parcel by parcel."""
+    from ecogis.landuse import check_parcels
+
+    tol = 0.1 if args.tolerance_m2 is None else args.tolerance_m2
+    if not tol >= 0:
+        raise InputError(f"--tolerance-m2 {args.tolerance_m2} is negative",
+                         fix="give a tolerance ≥ 0 in m², e.g. --tolerance-m2 0.1")
+    by_name = {lyr.name: lyr for lyr in layers}
+    checks = []
+    for name in args.layers:
+        lyr = by_name[name]
+        fmap = ws.info(name).field_map if ws is not None else {}
+        checks.append(check_parcels(lyr.gdf, layer=name, area_field=args.area_field,
+                                    tolerance_m2=tol, method=args.method, field_map=fmap))
+    mism = [{"layer": c.layer, **m} for c in checks for m in c.mismatches]
+    code = 1 if mism else 0
+    if args.format == "json":
+        emit(to_json({
+            "workspace": str(args.workspace), "mode": "parcels", "method": args.method,
+            "method_label": checks[0].method_label if checks else args.method, "unit": "m2",
+            "tolerance_m2": tol, "status": "mismatch" if mism else "ok",
+            "layers": [{k: v for k, v in c.as_dict().items() if k != "mismatches"}
+                       for c in checks],
+            "mismatches": mism,
+        }))
+        return code
+    if args.format == "csv":
+        emit(format_csv(mism, _PARCEL_COLUMNS))
+        return code
+    for c in checks:
+        emit(f"Reconcile {c.layer}: declared {c.area_field} against measured area per parcel — "
+             f"{c.method_label}; tolerance {c.tolerance_m2:g} m²\n"
+             f"{c.checked} of {c.parcels} parcels checked: {len(c.mismatches)} mismatch; "
+             f"Σ declared {c.declared_m2:,.2f} m², Σ measured {c.measured_m2:,.2f} m²"
+             + (f"; no declared area: {len(c.missing)} parcel(s)" if c.missing else ""))
+    if mism:
+        emit("")
+        emit(format_table([{**m, "bsm": "—" if m["bsm"] is None else str(m["bsm"])}
+                           for m in mism], _PARCEL_COLUMNS, digits=2))
+    return code
 
 
 def run(args) -> int:
-    d, result, notes, code = reconcile_report(args.workspace, plan=args.plan,
-                                              method=args.method, boundary=args.boundary,
-                                              layers=args.layers)
+    if args.boundary and not Path(args.boundary).is_file():
+        raise InputError("boundary file not found", file=args.boundary, fix="check the path")
+    ws, layers = None, []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if args.workspace:
+            from ecogis.workspace import load_target
+
+            ws, layers = load_target(args.workspace)
+            if ws is None:
+                raise InputError("is not an ecogis workspace", file=args.workspace,
+                                 fix="import layers first: ecogis import WS.gpkg KIND FILE")
+            if args.layers:
+                unknown = sorted(set(args.layers) - {lyr.name for lyr in layers})
+                if unknown:
+                    raise InputError(f"has no layer {unknown[0]!r}", file=args.workspace,
+                                     fix="use `ecogis layers` to list them")
+            if _parcel_mode(args, layers):
+                return run_parcels(args, ws, layers)
+        result = reconcile(_plan_arg(args, ws), layers, method=args.method,
+                           boundary=args.boundary, only=args.layers)
+    notes = [str(w.message) for w in caught]
+    code = 1 if result.failed else 0
     if args.format == "json":
+        d = result.as_dict()
+        d["warnings"] = notes
         emit(to_json(d))
         return code
     rows = [plain(r.as_dict()) for r in result.rows]

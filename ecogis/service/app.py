@@ -1,8 +1,9 @@
 """The FastAPI application of ``ecogis serve``: checks, layers, areas, reconcile, reports.
 
 Every answer is the CLI's: ``POST /check`` returns the text of ``ecogis check --format json``
-(built by :func:`ecogis.commands.check.run_check`), ``GET /layers`` that of ``ecogis layers``,
-``GET /areas`` of ``ecogis areas``, ``POST /reconcile`` of ``ecogis reconcile``; errors are
+(the CLI itself runs in the server process, :func:`ecogis.cli.main`), ``GET /layers`` that
+of ``ecogis layers``, ``GET /areas`` of ``ecogis areas``, ``POST /reconcile`` of ``ecogis
+reconcile``, ``POST /layers/{name}`` of ``ecogis import``; errors are
 the CLI's one-line messages as ``{"error": ..., "status": ...}`` (400 bad input, 401/403
 access, 404, 413 too large, 415 media type, 501 not available, 504 timeout, 500 internal —
 never a traceback).
@@ -21,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 import sqlite3
 import tempfile
@@ -141,24 +143,14 @@ def workspace_version(ws) -> tuple:
             tuple(map(tuple, contents)))
 
 
-class Snapshot:
-    """The workspace at one version: ``meta`` and ``layers()`` measured once, reads delegated."""
+def _check_formats() -> tuple[str, ...]:
+    """The ``--format`` choices of ``ecogis check`` in this version."""
+    from ecogis.cli import build_parser
 
-    def __init__(self, ws, version: tuple) -> None:
-        self.ws = ws
-        self.path = ws.path
-        self._version = version
-        self.meta = ws.meta
-        self._layers = ws.layers()
-
-    def version(self) -> tuple:
-        return self._version
-
-    def layers(self):
-        return list(self._layers)
-
-    def read(self, name: str):
-        return self.ws.read(name)
+    parser = build_parser(["check"])
+    sub = next(a for a in parser._actions if a.dest == "command")
+    fmt = next(a for a in sub.choices["check"]._actions if a.dest == "format")
+    return tuple(fmt.choices or ())
 
 
 def _float(value: str | None, name: str) -> float | None:
@@ -197,15 +189,49 @@ def create_app(workspace: str, *, keys: dict[str, str] | None = None,
     compute = threading.Lock()  # one computation at a time; GeoPackage audit writes wait too
     audit = AuditLog(ws, readers=compute)
     engines = Engines()
-    snapshots: OrderedDict[tuple, Snapshot] = OrderedDict()
+    ws_arg = os.fspath(workspace)
 
-    def snapshot() -> Snapshot:
-        v = workspace_version(ws)
-        if v not in snapshots:
-            snapshots[v] = Snapshot(ws, v)
-            while len(snapshots) > 2:
-                snapshots.popitem(last=False)
-        return snapshots[v]
+    def server_engine_for(w, rulebook):
+        """The siting engine of ``w`` for ``rulebook``, cached by workspace version."""
+        from ecogis.siting import engine_for
+
+        key = (workspace_version(w), json.dumps(rulebook.summary(), sort_keys=True, default=str))
+        return engines.get(key, lambda: engine_for(w, rulebook))
+
+    import ecogis.commands.check as check_command
+
+    check_command.ENGINE_FOR = server_engine_for
+
+    def cli(argv: list[str], tmp: Path | None = None) -> tuple[int, str]:
+        """Run ``ecogis ARGV`` in this process; return (exit code, stdout).
+
+        Exit 2 (bad input) raises the CLI's one-line message as a 400; exit 3 (an ecogis bug)
+        a 500 whose details stay in the server log. Temporary paths and the workspace URI's
+        password never reach the client.
+        """
+        import contextlib
+        import io
+
+        from ecogis.cli import main
+
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(argv)
+
+        def clean(text: str) -> str:
+            if tmp is not None:
+                text = text.replace(f"{tmp}/", "")
+            return text.replace(ws_arg, label) if ws_arg != label else text
+
+        if code in (0, 1):
+            return code, clean(out.getvalue())
+        lines = [x for x in err.getvalue().splitlines() if x.startswith("ecogis: ")]
+        msg = clean(lines[-1] if lines else err.getvalue().strip())
+        if code == 2:
+            raise ServiceError(400, msg.removeprefix("ecogis: error: ").removeprefix("ecogis: "))
+        log.error("ecogis %s failed (exit %s): %s", argv[0], code, msg)
+        raise ServiceError(500, "internal error (the server log has the details; please "
+                           "report it)")
 
     from contextlib import asynccontextmanager
 
@@ -311,14 +337,6 @@ def create_app(workspace: str, *, keys: dict[str, str] | None = None,
                       "(fix: see /openapi.json)")
 
     # ------------------------------------------------------------------ checks
-    def engine_for(w, used, rulebook):
-        from ecogis.siting import SitingEngine
-
-        key = (workspace_version(w), json.dumps(rulebook.summary(), sort_keys=True, default=str),
-               tuple(i.name for i in used))
-        return engines.get(key, lambda: SitingEngine({i.name: (i.kind, w.read(i.name))
-                                                      for i in used}, rulebook))
-
     async def sites_from_request(request: Request, tmp: Path) -> tuple[Path, dict]:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         params: dict[str, str] = dict(request.query_params)
@@ -360,37 +378,42 @@ def create_app(workspace: str, *, keys: dict[str, str] | None = None,
                            "application/geo+json, application/json, or multipart/form-data "
                            "with a 'file' part)")
 
-    async def checked(request: Request):
-        """Run the siting check of a request; return (result, JSON text without temp paths)."""
-        from ecogis.commands.check import check_json, run_check
-        from ecogis.siting import METHODS, read_sites
+    def check_argv(path: Path, params: dict, fmt: str) -> list[str]:
+        from ecogis.siting import METHODS
 
+        method = params.get("method") or "ellipsoidal"
+        if method not in METHODS:
+            raise InputError(f"method={method!r} is unknown",
+                             fix=f"use one of: {', '.join(METHODS)}")
+        argv = ["check", ws_arg, str(path), "--format", fmt, "--method", method]
+        for opt, key in (("--region", "region"), ("--category", "category"), ("--crs", "crs"),
+                         ("--encoding", "encoding")):
+            if params.get(key):
+                argv += [opt, str(params[key])]
+        for opt, key in (("--radius", "radius_m"), ("--width", "width_m")):
+            v = _float(params.get(key), key)
+            if v is not None:
+                argv += [opt, repr(v)]
+        return argv
+
+    async def checked(request: Request, fmt: str = "json") -> bytes:
+        """Run ``ecogis check`` on the request's sites; return its output (``fmt``)."""
         with tempfile.TemporaryDirectory(prefix="ecogis-req-") as d:
             tmp = Path(d)
             path, params = await sites_from_request(request, tmp)
-            method = params.get("method") or "ellipsoidal"
-            if method not in METHODS:
-                raise InputError(f"method={method!r} is unknown",
-                                 fix=f"use one of: {', '.join(METHODS)}")
-            kw = dict(region=params.get("region") or None,
-                      category=params.get("category") or None,
-                      radius_m=_float(params.get("radius_m"), "radius_m"),
-                      width_m=_float(params.get("width_m"), "width_m"), method=method)
-
-            def work():
+            argv = check_argv(path, params, fmt)
+            if fmt == "json":
+                _, text = await run(cli, argv, tmp)
                 try:
-                    r = run_check(snapshot(), lambda: (read_sites(str(path), crs=params.get("crs"),
-                                                          encoding=params.get("encoding")),
-                                               str(path)),
-                                  label=label, engine_for=engine_for, **kw)
-                except InputError as exc:
-                    raise InputError(str(exc).replace(f"{tmp}/", "")) from None
-                return r, check_json(r).replace(f"{tmp}/", "") + "\n"
-
-            result, text = await run(work)
-            result.sites_file = path.name
-        request.state.audit.update(verdicts=result.counts(), sites=len(result.sites))
-        return result, text
+                    doc = json.loads(text)
+                    request.state.audit.update(verdicts=doc.get("counts"),
+                                               sites=len(doc.get("sites", [])))
+                except (json.JSONDecodeError, AttributeError):
+                    pass
+                return text.encode("utf-8")
+            out = tmp / f"check-report.{fmt}"
+            await run(cli, [*argv, "--output", str(out)], tmp)
+            return out.read_bytes()
 
     @app.get("/health", tags=["service"])
     async def health() -> dict:
@@ -433,8 +456,7 @@ def create_app(workspace: str, *, keys: dict[str, str] | None = None,
         Role: staff.
         """
         need(request, "staff")
-        _, text = await checked(request)
-        return Response(text, media_type="application/json")
+        return Response(await checked(request), media_type="application/json")
 
     @app.post("/check/report.{fmt}", tags=["check"], openapi_extra=check_doc)
     async def check_report(fmt: str, request: Request) -> Response:
@@ -445,28 +467,12 @@ def create_app(workspace: str, *, keys: dict[str, str] | None = None,
         need(request, "staff")
         if fmt not in ("html", "docx", "pdf"):
             raise ServiceError(404, f"no report format {fmt!r} (fix: use html, docx or pdf)")
-        writer = None
-        if fmt != "html":
-            try:
-                import importlib
-
-                writer = getattr(importlib.import_module(f"ecogis.reports.{fmt}"),
-                                 f"write_{fmt}")
-            except (ImportError, AttributeError):
-                raise ServiceError(501, f"{fmt.upper()} reports are not available in this "
-                                   "version (fix: download report.html)") from None
-        result, _ = await checked(request)
-        if fmt == "html":
-            from ecogis.siting_report import render_html
-
-            html = await run(render_html, result)
-            return HTMLResponse(html, headers={
-                "Content-Disposition": 'attachment; filename="check-report.html"'})
-        with tempfile.TemporaryDirectory(prefix="ecogis-rep-") as d:
-            out = Path(d) / f"check-report.{fmt}"
-            await run(writer, result, out)
-            data = out.read_bytes()
-        media = {"docx": "application/vnd.openxmlformats-officedocument.wordprocessingml."
+        if fmt != "html" and fmt not in _check_formats():
+            raise ServiceError(501, f"{fmt.upper()} reports are not available in this version "
+                               "(fix: download report.html)")
+        data = await checked(request, fmt)
+        media = {"html": "text/html; charset=utf-8",
+                 "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml."
                  "document", "pdf": "application/pdf"}[fmt]
         return Response(data, media_type=media, headers={
             "Content-Disposition": f'attachment; filename="check-report.{fmt}"'})
@@ -476,12 +482,8 @@ def create_app(workspace: str, *, keys: dict[str, str] | None = None,
     async def layers(request: Request) -> Response:
         """The workspace's layers: exactly ``ecogis layers --format json``. Role: staff."""
         need(request, "staff")
-        from ecogis.commands.layers import layers_report
-        from ecogis.report import to_json
-
-        d = await run(lambda: layers_report(snapshot()))
-        d["workspace"] = label
-        return Response(to_json(d) + "\n", media_type="application/json")
+        _, text = await run(cli, ["layers", ws_arg, "--format", "json"])
+        return Response(text, media_type="application/json")
 
     @app.get("/layers/{name}/attributes", tags=["layers"])
     async def attributes(name: str, request: Request, limit: int = 1000,
@@ -524,46 +526,33 @@ def create_app(workspace: str, *, keys: dict[str, str] | None = None,
         if upload is None or isinstance(upload, str) or not kind:
             raise InputError("the form needs a 'file' part and a 'kind' field",
                              fix="curl -F file=@redline.gpkg -F kind=redline ...")
-        from ecogis.report import to_json
-
         with tempfile.TemporaryDirectory(prefix="ecogis-imp-") as d:
             path = Path(d) / _safe_filename(upload.filename, "upload.gpkg")
             path.write_bytes(await upload.read())
-            import warnings
+            argv = ["import", ws_arg, str(kind), str(path), "--name", name, "--format", "json"]
+            for opt in ("crs", "encoding"):
+                if form.get(opt):
+                    argv += [f"--{opt}", str(form.get(opt))]
 
             def work():
-                with warnings.catch_warnings(record=True) as caught, audit.writer_lock():
-                    warnings.simplefilter("always")
-                    try:
-                        rep = ws.import_file(str(kind), path, name=name,
-                                             crs=form.get("crs") or None,
-                                             encoding=form.get("encoding") or None)
-                    except InputError as exc:
-                        raise InputError(str(exc).replace(f"{d}/", "")) from None
-                out = rep.as_dict()
-                out["warnings"] = [str(w.message) for w in caught]
-                out["workspace"] = label
-                return out
+                with audit.writer_lock():
+                    return cli(argv, Path(d))
 
-            out = await run(work)
-        return Response(to_json(out).replace(f"{d}/", "") + "\n", media_type="application/json")
+            _, text = await run(work)
+        return Response(text, media_type="application/json")
 
     @app.get("/areas", tags=["layers"])
     async def areas(request: Request, unit: str = "km2", method: str = "ellipsoidal",
                     by: str | None = None) -> Response:
         """Dissolved areas per layer: exactly ``ecogis areas --format json``. Role: staff."""
         need(request, "staff")
-        from ecogis.commands.areas import areas_report
-        from ecogis.measure import METHODS
-        from ecogis.report import to_json
-
-        if method not in METHODS:
-            raise InputError(f"method={method!r} is unknown", fix=f"use one of: "
-                             f"{', '.join(METHODS)}")
-        names = request.query_params.getlist("layer") or None
-        d = (await run(areas_report, ws.uri if audit.postgis else str(ws.path), names=names,
-                       by=by, unit=unit, method=method, label=label))[0]
-        return Response(to_json(d) + "\n", media_type="application/json")
+        argv = ["areas", ws_arg, "--format", "json", "--unit", unit, "--method", method]
+        if by:
+            argv += ["--by", by]
+        for x in request.query_params.getlist("layer"):
+            argv += ["--layer", x]
+        _, text = await run(cli, argv)
+        return Response(text, media_type="application/json")
 
     @app.post("/reconcile", tags=["layers"])
     async def reconcile_(request: Request, plan: str | None = None,
@@ -573,19 +562,15 @@ def create_app(workspace: str, *, keys: dict[str, str] | None = None,
         Role: staff. ``plan``: a region id (default: the workspace's region).
         """
         need(request, "staff")
-        from ecogis.commands.reconcile import reconcile_report
-        from ecogis.measure import METHODS
-        from ecogis.report import to_json
-
-        if method not in METHODS:
-            raise InputError(f"method={method!r} is unknown", fix=f"use one of: "
-                             f"{', '.join(METHODS)}")
         if plan is not None and ("/" in plan or "\\" in plan or plan.startswith(".")):
             raise InputError(f"plan={plan!r} must be a region id", fix="e.g. plan=anju")
-        names = request.query_params.getlist("layer") or None
-        d = (await run(reconcile_report, ws.uri if audit.postgis else str(ws.path), plan=plan,
-                       method=method, layers=names))[0]
-        return Response(to_json(d) + "\n", media_type="application/json")
+        argv = ["reconcile", ws_arg, "--format", "json", "--method", method]
+        if plan:
+            argv += ["--plan", plan]
+        for x in request.query_params.getlist("layer"):
+            argv += ["--layer", x]
+        _, text = await run(cli, argv)
+        return Response(text, media_type="application/json")
 
     # ------------------------------------------------------------------ public
     public_cache: dict[tuple, str] = {}

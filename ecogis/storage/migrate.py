@@ -29,7 +29,8 @@ def copy_workspace(src: Workspace | str | os.PathLike, dst: Workspace | str | os
         for info in s.layers():
             if names is not None and info.name not in names:
                 continue
-            d.write(info.name, s.read(info.name), info.kind or "generic", source=info.source,
+            d.write(info.name, s.read(info.name, roles=False), info.kind or "generic",
+                    source=info.source, field_map=info.field_map,
                     source_layer=info.source_layer, sha256=info.sha256,
                     crs_source=info.crs_source, encoding=info.encoding,
                     encoding_source=info.encoding_source, repairs=info.repairs,

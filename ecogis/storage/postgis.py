@@ -50,6 +50,7 @@ from ecogis.workspace import (
     _now,
     layer_row,
     prepare_layer,
+    with_field_map,
 )
 
 GEOM_COLUMN = "geom"
@@ -342,6 +343,10 @@ class PostGISWorkspace(Workspace):
                 return default
 
         nan = float("nan")
+        extra = js(row.get("extra"), {})
+        fmap = extra.get("field_map") if isinstance(extra, dict) else None
+        if not isinstance(fmap, dict):
+            fmap = self._resolve_fields(name, row.get("kind") or None, self._columns(name))
         return LayerInfo(
             name=name, kind=row.get("kind") or None, features=int(n),
             geometry_type=row.get("geometry_type") or None,
@@ -353,16 +358,29 @@ class PostGISWorkspace(Workspace):
             encoding_source=row.get("encoding_source") or None,
             repairs=js(row.get("repairs"), {}), imported_at=row.get("imported_at") or None,
             synthetic=str(row.get("synthetic")).lower() in ("1", "true"),
-            extra=js(row.get("extra"), {}),
+            extra=extra, field_map=dict(fmap),
         )
 
-    # ---------------------------------------------------------------- read/write
-    def read(self, name: str) -> gpd.GeoDataFrame:
-        """Return a layer as a GeoDataFrame in its stored CRS, indexed by feature id ``fid``."""
+    def _columns(self, name: str) -> list[str]:
         import sqlalchemy as sa
 
         with self._reading() as con:
-            row = con.execute(sa.text(f"SELECT generation, crs_wkt FROM {LAYERS_TABLE} "
+            return [r[0] for r in con.execute(sa.text(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                "current_schema() AND table_name = :t AND column_name NOT IN ('fid', :g) "
+                "ORDER BY ordinal_position"), {"t": name, "g": GEOM_COLUMN})]
+
+    # ---------------------------------------------------------------- read/write
+    def read(self, name: str, *, roles: bool = True) -> gpd.GeoDataFrame:
+        """Return a layer as a GeoDataFrame in its stored CRS, indexed by feature id ``fid``.
+
+        As :meth:`Workspace.read`: the stored field names, plus (``roles``) a column per field
+        role of the layer's field map.
+        """
+        import sqlalchemy as sa
+
+        with self._reading() as con:
+            row = con.execute(sa.text(f"SELECT generation, crs_wkt, kind, extra FROM {LAYERS_TABLE} "
                                       "WHERE name = :n AND to_regclass(quote_ident(:n)) "
                                       "IS NOT NULL"), {"n": name}).one_or_none()
             if row is None:
@@ -378,13 +396,27 @@ class PostGISWorkspace(Workspace):
                 gdf.index = pd.Index(gdf.index.to_numpy(dtype="int64"), name="fid")
                 self._cache = {k: v for k, v in self._cache.items() if k[0] != name}
                 self._cache[key] = gdf
-        return self._cache[key].copy()
+        gdf = self._cache[key].copy()
+        if roles:
+            from ecogis.fields import apply_roles
+
+            try:
+                extra = json.loads(row[3] or "{}")
+            except json.JSONDecodeError:
+                extra = {}
+            fmap = extra.get("field_map") if isinstance(extra, dict) else None
+            if not isinstance(fmap, dict):
+                fmap = self._resolve_fields(name, row[2] or None,
+                                            [c for c in gdf.columns if c != gdf.geometry.name])
+            gdf = apply_roles(gdf, fmap)
+        return gdf
 
     def write(self, name: str, gdf: gpd.GeoDataFrame, kind: str, *, source: str | None = None,
               source_layer: str | None = None, sha256: str | None = None,
               crs_source: str | None = None, encoding: str | None = None,
               encoding_source: str | None = None, repairs: dict | None = None,
-              synthetic: bool = False, extra: dict | None = None) -> bool:
+              synthetic: bool = False, extra: dict | None = None,
+              field_map: dict[str, str] | None = None) -> bool:
         """Write ``gdf`` as layer ``name`` of ``kind`` (replacing it); return True if replaced.
 
         One transaction: the rows go to a new table, which replaces the old one by a rename.
@@ -394,6 +426,7 @@ class PostGISWorkspace(Workspace):
         import sqlalchemy as sa
 
         k = load_kinds()[kind]
+        gdf, extra = with_field_map(name, gdf, k, field_map, extra)
         out, _ = prepare_layer(name, gdf)
         _check_table_name(name)
         if GEOM_COLUMN in out.columns and out.geometry.name != GEOM_COLUMN:
