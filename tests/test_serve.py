@@ -372,3 +372,30 @@ def test_keys_file_forms_and_bad_keys(tmp_path):
     bad.write_text("short staff\n")
     with pytest.raises(InputError, match="shorter than 16"):
         load_keys(bad, env="")
+
+
+def test_engine_built_once_per_workspace_version(anju, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from ecogis.service.app import create_app
+
+    ws = build_workspace(str(tmp_path / "ws.gpkg"), anju)
+    app = create_app(ws, keys={STAFF: "staff", ADMIN: "admin"})
+    h = {**auth(STAFF), "Content-Type": "application/geo+json"}
+    fc = json.dumps(sites(anju))
+    with TestClient(app) as c:
+        answers = [c.post("/check", params={"category": "urban"}, content=fc, headers=h).text
+                   for _ in range(3)]
+        assert len(set(answers)) == 1 and app.state.engines.builds == 1
+        # the audit rows written meanwhile change the file, not the workspace version
+        time.sleep(0.6)
+        c.post("/check", params={"category": "urban"}, content=fc, headers=h)
+        assert app.state.engines.builds == 1
+        red = tmp_path / "red2.gpkg"
+        gpd.GeoDataFrame({"name": ["新红线"]}, geometry=[
+            shapely.box(105.5, 30.3, 105.51, 30.31)], crs=4490).to_file(red)
+        r = c.post("/layers/red2", data={"kind": "redline"}, headers=auth(ADMIN),
+                   files={"file": ("red2.gpkg", red.read_bytes())})
+        assert r.status_code == 200, r.text
+        c.post("/check", params={"category": "urban"}, content=fc, headers=h)
+        assert app.state.engines.builds == 2  # a new layer: a new version, a new engine
