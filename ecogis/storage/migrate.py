@@ -17,8 +17,9 @@ def copy_workspace(src: Workspace | str | os.PathLike, dst: Workspace | str | os
 
     One transaction on ``dst`` (created when missing); layers keep their CRS, feature ids
     (``src_fid``), kind and provenance (source, sha256, CRS and encoding sources, repairs).
-    A PostGIS workspace holds no raster files: its raster registry (``rasters``) refers to
-    the source workspace's files by absolute path, so indicators read them where they are.
+    A PostGIS workspace holds no rasters: its raster registry (``rasters``) refers to the
+    source's rasters by absolute GDAL name (``GPKG:/path/ws.gpkg:dem``, or a file path), so
+    indicators read them where they are.
     Returns the destination workspace.
     """
     s = src if isinstance(src, Workspace) else Workspace.open(src)
@@ -43,8 +44,9 @@ def copy_workspace(src: Workspace | str | os.PathLike, dst: Workspace | str | os
 
                 from ecogis.raster import list_rasters
 
-                values["rasters"] = [dict(asdict(r), path=str(Path(r.path).resolve()))
-                                     for r in list_rasters(s)]
+                values["rasters"] = [
+                    dict(asdict(r), path=r.path if r.path.startswith("GPKG:")
+                         else str(Path(r.path).resolve())) for r in list_rasters(s)]
             if values:
                 d.set_meta(**values)
     return d

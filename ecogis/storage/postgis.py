@@ -427,7 +427,10 @@ class PostGISWorkspace(Workspace):
 
         k = load_kinds()[kind]
         gdf, extra = with_field_map(name, gdf, k, field_map, extra)
-        out, _ = prepare_layer(name, gdf)
+        out, _, parts, split = prepare_layer(name, gdf, k)
+        if split:  # one geometry type per layer, as in the GeoPackage
+            repairs = {**(repairs or {}), "geometry_types": {
+                **split, "layers": {d: f"{name}_{d}" for d in parts}}}
         _check_table_name(name)
         if GEOM_COLUMN in out.columns and out.geometry.name != GEOM_COLUMN:
             raise InputError(f"has an attribute named {GEOM_COLUMN!r}", layer=name,
@@ -442,6 +445,11 @@ class PostGISWorkspace(Workspace):
                         encoding_source=encoding_source, repairs=repairs,
                         imported_at=self.fixed_time or _now(), synthetic=synthetic, extra=extra)
         with self.transaction():
+            for d, part in parts.items():
+                self.write(f"{name}_{d}", part, kind, source=source, source_layer=source_layer,
+                           sha256=sha256, crs_source=crs_source, encoding=encoding,
+                           encoding_source=encoding_source, synthetic=synthetic,
+                           extra={**(extra or {}), "split_from": name})
             con = self._conn
             replaced = name in self.names()
             with _quiet_srid():
