@@ -17,6 +17,11 @@ from ecogis.siting import (
 )
 from ecogis.units import AREA_UNITS, area_unit
 
+#: the siting-engine factory ``(workspace, rulebook) -> SitingEngine``; None means
+#: :func:`ecogis.siting.engine_for`. ``ecogis serve`` sets its own (cached per workspace
+#: version, which its audit writes do not change).
+ENGINE_FOR = None
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -108,7 +113,9 @@ def run(args) -> int:
         return 0
     if not args.workspace:
         raise InputError("no workspace given", fix="ecogis check WORKSPACE.gpkg SITES ...")
-    if not Path(args.workspace).exists():
+    from ecogis.storage import is_postgres_uri
+
+    if not is_postgres_uri(args.workspace) and not Path(args.workspace).exists():
         raise InputError("workspace not found", file=args.workspace,
                          fix="check the path, or create it with `ecogis import`")
     params = _params(args.param)
@@ -133,7 +140,7 @@ def run(args) -> int:
                                "rulebook: national baseline only")
         else:
             rulebook = load_rulebook(region, params=params)
-        engine = engine_for(ws, rulebook)
+        engine = (ENGINE_FOR or engine_for)(ws, rulebook)
         layers = engine.layers
         if args.format in ("json", "jsonl") and not args.map:
             return _stream(args, engine, sites_gdf, sites_file, caught, region_note)
