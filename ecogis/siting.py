@@ -43,7 +43,7 @@ from pyproj import CRS, Proj
 from ecogis.crs import CGCS2000, CHINA_LONLAT, crs_label, gk_zone_of, metric_crs, transformer
 from ecogis.errors import EcogisWarning, GeometryError, InputError
 from ecogis.kinds import Kind
-from ecogis.measure import geodesic_area
+from ecogis.measure import geodesic_area, to_metric
 from ecogis.rules import (
     SEVERITY,
     VERDICT_ZH,
@@ -322,7 +322,7 @@ def build_layer_index(name: str, kind: Kind, gdf: gpd.GeoDataFrame, crs: CRS, *,
     if gdf.crs is None:
         raise InputError("layer has no CRS", layer=name,
                          fix="import it into the workspace with --crs")
-    g = gdf if CRS.from_user_input(gdf.crs) == crs else gdf.to_crs(crs)
+    g = to_metric(gdf, target=crs)  # exact shift or densified reprojection
     geoms = np.asarray(g.geometry.values, dtype=object)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     invalid = ~missing & ~shapely.is_valid(geoms)
@@ -474,8 +474,7 @@ def prepare_sites(gdf: gpd.GeoDataFrame, crs: CRS, categories: CategoryRegistry,
             "outside China (70-140°E, 0-56°N)", file=file, feature=ids[i],
             fix="check the coordinates (lon before lat) and the CRS")
     src_crs = CRS.from_user_input(gdf.crs)
-    src = geoms if src_crs == crs else np.asarray(
-        gpd.GeoSeries(geoms, crs=src_crs).to_crs(crs).values, dtype=object)
+    src = to_metric(geoms, src_crs, target=crs)  # exact shift or densified reprojection
     invalid = ~shapely.is_valid(src)
     if invalid.any():
         warnings.warn(f"{int(invalid.sum())} invalid site geometries repaired with make_valid "

@@ -22,6 +22,9 @@ def register(sub) -> None:
     p.add_argument("--crs", help="CRS of the file, e.g. EPSG:4544 (overrides the file's)")
     p.add_argument("--encoding", help="attribute text encoding, e.g. gbk or utf-8")
     p.add_argument("--layer", help="layer of a multi-layer source")
+    p.add_argument("--wait", type=float, metavar="SECONDS",
+                   help="when another ecogis process is writing the workspace, wait at most "
+                   "this long for it (default: wait until it is done)")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.set_defaults(func=run)
 
@@ -33,7 +36,7 @@ def run(args) -> int:
         return run_raster(args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ws = Workspace.open(args.workspace, create=True)
+        ws = Workspace.open(args.workspace, create=True, wait=args.wait)
         rep = ws.import_file(args.kind, args.file, name=args.name, crs=args.crs,
                              encoding=args.encoding, layer=args.layer)
     d = rep.as_dict()
