@@ -207,15 +207,85 @@ def geodesic_area(data, crs=None, *, workers: int = 1) -> np.ndarray:
     return _sum_rings(ring_area, sign, pidx, gidx, len(geoms))
 
 
+def tbmj_coefficients(a: float, b: float) -> tuple[float, float, float, float, float]:
+    """Return the series coefficients A, B, C, D, E of 国土调查办发〔2008〕32号 for an
+    ellipsoid of semi-axes ``a``, ``b`` (m): the expansion of (1 − e² sin²B)⁻² cos B."""
+    e2 = (a * a - b * b) / (a * a)
+    e4, e6, e8 = e2 * e2, e2 ** 3, e2 ** 4
+    return (1 + 3 / 6 * e2 + 30 / 80 * e4 + 35 / 112 * e6 + 630 / 2304 * e8,
+            1 / 6 * e2 + 15 / 80 * e4 + 21 / 112 * e6 + 420 / 2304 * e8,
+            3 / 80 * e4 + 7 / 112 * e6 + 180 / 2304 * e8,
+            1 / 112 * e6 + 45 / 2304 * e8,
+            5 / 2304 * e8)
+
+
+def tbmj_area(data, crs=None) -> np.ndarray:
+    """Return the 图斑椭球面积 (m²) of each geometry: the official TBMJ method of
+    国土调查办发〔2008〕32号 (TD/T 1055 for 三调), unrounded (TBMJ keeps 0.01 m²).
+
+    The vertices, as stored (no edge densified), are inverse-projected to (B, L) on the layer's
+    own ellipsoid (CGCS2000 for CGCS2000 layers, Xian 1980's for Xian 1980 ones); lon/lat
+    layers are used as they are. Each edge i→i+1 adds the ellipsoidal trapezoid
+
+        2b²·ΔL·[A sin(ΔB/2) cos Bm − B sin(3ΔB/2) cos 3Bm + C sin(5ΔB/2) cos 5Bm
+                − D sin(7ΔB/2) cos 7Bm + E sin(9ΔB/2) cos 9Bm]
+
+    with ΔL the edge's mean longitude from a reference meridian (the ring's first vertex),
+    ΔB = B(i+1) − B(i) and Bm their mean, all in radians. Rings count by place (exterior adds,
+    hole subtracts). Vectorised over all edges with NumPy.
+    """
+    geoms = _geoms(data)
+    out = np.zeros(len(geoms))
+    if not len(geoms):
+        return out
+    src = _crs_of(data, crs)
+    ell = src.ellipsoid
+    if ell is None:
+        raise CRSError(f"{crs_label(src)} has no ellipsoid, so no TBMJ can be computed",
+                       fix="give the layer a CGCS2000 CRS")
+    a, b = ell.semi_major_metre, ell.semi_minor_metre
+    xy, bounds, sign, pidx, gidx = _ring_arrays(geoms)
+    if not len(xy):
+        return out
+    if not src.is_geographic:
+        from pyproj import Transformer
+
+        tr = Transformer.from_crs(src, src.geodetic_crs, always_xy=True)
+        lon, lat = tr.transform(xy[:, 0], xy[:, 1])
+    else:
+        lon, lat = xy[:, 0], xy[:, 1]
+    lam, phi = np.radians(lon), np.radians(lat)
+    n = len(bounds) - 1
+    ring = np.repeat(np.arange(n), np.diff(bounds))
+    same = ring[:-1] == ring[1:]  # an edge joins two vertices of one ring
+    i = np.flatnonzero(same)
+    lam0 = lam[bounds[:-1]][ring[i]]
+    dl = (lam[i] + lam[i + 1]) / 2 - lam0
+    db = phi[i + 1] - phi[i]
+    bm = (phi[i] + phi[i + 1]) / 2
+    ca, cb, cc, cd, ce = tbmj_coefficients(a, b)
+    trap = 2 * b * b * dl * (ca * np.sin(db / 2) * np.cos(bm) - cb * np.sin(1.5 * db) * np.cos(3 * bm)
+                             + cc * np.sin(2.5 * db) * np.cos(5 * bm)
+                             - cd * np.sin(3.5 * db) * np.cos(7 * bm)
+                             + ce * np.sin(4.5 * db) * np.cos(9 * bm))
+    ring_area = np.bincount(ring[i], weights=trap, minlength=n)
+    return _sum_rings(ring_area, sign, pidx, gidx, len(geoms))
+
+
 def planar_area(data, crs=None, *, target: CRS | None = None) -> np.ndarray:
     """Return the planar area (m²) of each geometry in a Gauss-Krüger plane."""
     return shapely.area(_geoms(to_metric(data, crs, target=target)))
 
 
 def area(data, method: str = "ellipsoidal", crs=None) -> np.ndarray:
-    """Return the area (m²) of each feature by ``method`` (``ellipsoidal`` or ``projected``)."""
+    """Return the area (m²) of each feature by ``method``: ``ellipsoidal`` (geodesic on
+    CGCS2000), ``projected`` (Gauss-Krüger plane) or ``tbmj`` (the official 图斑椭球面积)."""
     check_method(method)
-    return geodesic_area(data, crs) if method == "ellipsoidal" else planar_area(data, crs)
+    if method == "ellipsoidal":
+        return geodesic_area(data, crs)
+    if method == "tbmj":
+        return tbmj_area(data, crs)
+    return planar_area(data, crs)
 
 
 def method_label(method: str, data=None, crs=None) -> str:
@@ -223,6 +293,8 @@ def method_label(method: str, data=None, crs=None) -> str:
     check_method(method)
     if method == "ellipsoidal":
         return "ellipsoidal (CGCS2000 ellipsoid, geodesic)"
+    if method == "tbmj":
+        return "tbmj (图斑椭球面积, 国土调查办发〔2008〕32号 trapezoid series, layer's ellipsoid)"
     return f"projected ({crs_label(working_metric_crs(data, crs))} Gauss-Krüger plane)"
 
 
@@ -307,8 +379,8 @@ def layer_area(data, method: str = "ellipsoidal", *, coverage: bool = False,
     geoms = _geoms(data)
     raw = area(geoms, method, src)
     parts = dissolve(geoms, coverage=coverage)
-    if method == "ellipsoidal":
-        dissolved = float(geodesic_area(parts, src).sum()) if len(parts) else 0.0
+    if method != "projected":
+        dissolved = float(area(parts, method, src).sum()) if len(parts) else 0.0
     else:
         target = working_metric_crs(data, src)
         dissolved = float(planar_area(parts, src, target=target).sum()) if len(parts) else 0.0

@@ -727,7 +727,7 @@ class OverlapAnalysis:
         geoms = np.asarray(geoms, dtype=object)
         if not len(geoms):
             return np.zeros(0)
-        if self.method == "projected":
+        if self.method != "ellipsoidal":
             return area(geoms, self.method, self.target)
         return geodesic_area_rings(geoms, self.target, workers=self.workers)
 
