@@ -29,6 +29,17 @@ def ref_area_m2(geom_lonlat) -> float:
     return abs(REF_GEOD.geometry_area_perimeter(shapely.orient_polygons(dense))[0])
 
 
+def ref_area_plane_m2(geom, crs) -> float:
+    """Independent ellipsoidal area (m²) of geometry in a plane (GK zone): its edges, straight
+    in the plane, densified to 1 m, the vertices moved to lon/lat with plain pyproj."""
+    from pyproj import Transformer
+
+    t = Transformer.from_crs(crs, 4490, always_xy=True)
+    ll = shapely.transform(shapely.segmentize(geom, 1.0), lambda xy: np.column_stack(
+        t.transform(xy[:, 0], xy[:, 1])))
+    return abs(REF_GEOD.geometry_area_perimeter(shapely.orient_polygons(ll))[0])
+
+
 @pytest.fixture(scope="session")
 def admin_units() -> gpd.GeoDataFrame:
     """The 8 real district boundaries (EPSG:4490)."""

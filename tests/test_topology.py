@@ -13,7 +13,7 @@ import numpy as np
 import pyogrio
 import pytest
 import shapely
-from conftest import ref_area_m2
+from conftest import ref_area_plane_m2
 from overlay_workspace import (
     GK,
     R1_BOX,
@@ -35,7 +35,7 @@ METHODS = ("ellipsoidal", "projected")
 def ref_measure(geom_gk, method):
     if method == "projected":
         return float(geom_gk.area)
-    return ref_area_m2(to_crs([geom_gk], GK, "EPSG:4490")[0])
+    return ref_area_plane_m2(geom_gk, GK)
 
 
 @pytest.fixture(scope="module")
