@@ -43,7 +43,7 @@ from pyproj import CRS, Proj
 from ecogis.crs import CGCS2000, CHINA_LONLAT, crs_label, gk_zone_of, metric_crs, transformer
 from ecogis.errors import EcogisWarning, GeometryError, InputError
 from ecogis.kinds import Kind
-from ecogis.measure import geodesic_area, to_metric
+from ecogis.measure import geodesic_area, tbmj_area, to_metric
 from ecogis.rules import (
     SEVERITY,
     VERDICT_ZH,
@@ -60,7 +60,7 @@ MITRE_LIMIT = 5.0
 #: layer parts with more vertices than this are split (the ST_Subdivide lesson)
 MAX_PART_VERTICES = 256
 #: area methods
-METHODS = ("ellipsoidal", "projected")
+METHODS = ("ellipsoidal", "projected", "tbmj")
 #: kinds whose overlap is reported per site as occupied farmland
 FARMLAND_KIND = "farmland"
 #: compensation type of permanent-farmland 补划 (reported as compensation_m2)
@@ -105,6 +105,16 @@ def _areal_scale(crs: CRS, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.ones(0)
     lon, lat = transformer(crs, CGCS2000).transform(x, y)
     return np.asarray(Proj(crs).get_factors(lon, lat).areal_scale, dtype=float)
+
+
+def _area_by(method: str, geoms, crs: CRS, threads: int = 1) -> np.ndarray:
+    """Area (m²) of GK-plane geometries by ``method``: ellipsoidal, tbmj or projected."""
+    geoms = np.asarray(geoms, dtype=object)
+    if method == "ellipsoidal":
+        return ellipsoidal_area(geoms, crs, threads)
+    if method == "tbmj":
+        return tbmj_area(geoms, crs)
+    return shapely.area(geoms)
 
 
 def ellipsoidal_area(geoms, crs: CRS, threads: int = 1) -> np.ndarray:
@@ -732,8 +742,7 @@ class SitingEngine:
         cat_index = {c: i for i, c in enumerate(uniq_cats)}
         cat_pos = np.array([cat_index[c] for c in ss.categories], dtype=np.int64)
         # site centroids and scale
-        site_area = (ellipsoidal_area(ss.geoms, self.crs, self.threads)
-                     if method == "ellipsoidal" else shapely.area(ss.geoms))
+        site_area = _area_by(method, ss.geoms, self.crs, self.threads)
         per_site_hits: list[list[Hit]] = [[] for _ in range(n)]
         farmland = np.zeros(n)
         comp: list[dict[tuple[str, str], float]] = [{} for _ in range(n)]
@@ -885,13 +894,13 @@ class SitingEngine:
             ellipsoidal = method == "ellipsoidal"
             # ellipsoidal: geodesic areas on CGCS2000 (parts once per layer, sites once, pieces)
             area[ii] = (li.part_area_geodesic(self.crs, self.threads)[p[ii]] if ellipsoidal
+                        else _area_by(method, pg[ii], self.crs) if method == "tbmj"
                         else li.part_area[p[ii]])
             area[cc] = site_area[s[cc]]
             ov = idx[~inside & ~covered]
             if len(ov):
                 geo = _parallel(shapely.intersection, self.threads, sg[ov], pg[ov])
-                area[ov] = (ellipsoidal_area(geo, self.crs, self.threads)
-                            if ellipsoidal else shapely.area(geo))
+                area[ov] = _area_by(method, geo, self.crs, self.threads)
                 if keep_pieces:
                     pieces[ov] = geo
             if keep_pieces:
@@ -1092,8 +1101,7 @@ class SitingEngine:
         out = np.zeros(n)
         for si, gl in geoms_by_site.items():
             piece = shapely.intersection(ss.geoms[si], shapely.union_all(gl))
-            out[si] = (ellipsoidal_area([piece], self.crs)[0] if method == "ellipsoidal"
-                       else shapely.area(piece))
+            out[si] = _area_by(method, [piece], self.crs)[0]
         return out
 
     def _emit_outside(self, r: Rule, covs: list[tuple[LayerIndex, _Pairs]], ss: SiteSet,
@@ -1120,8 +1128,7 @@ class SitingEngine:
             for si, gl in geoms_by_site.items():
                 if ss.areal[si]:
                     piece = shapely.intersection(ss.geoms[si], shapely.union_all(gl))
-                    covered[si] = (ellipsoidal_area([piece], self.crs)[0]
-                                   if method == "ellipsoidal" else shapely.area(piece))
+                    covered[si] = _area_by(method, [piece], self.crs)[0]
         areal = ss.areal
         outside = np.zeros(n, dtype=bool)
         out_area = np.zeros(n)

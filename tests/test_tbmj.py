@@ -148,3 +148,22 @@ def test_layer_area_and_cli(tmp_path, parcels, run_cli):
     assert doc["layers"][0]["area_raw_sum"] == pytest.approx(s.area_raw_sum_m2, rel=1e-9)
     code, out, err = run_cli("overlaps", f, "--method", "tbmj", "--format", "json")
     assert code == 0, err
+
+
+def test_check_method_tbmj_measures_the_site_and_its_overlap(tmp_path, run_cli):
+    """`check --method tbmj`: the site's area and its overlap with a redline are TBMJ figures."""
+    from ecogis.workspace import Workspace
+
+    red = shapely.box(35_540_000, 3_360_000, 35_541_000, 3_360_800)
+    site = shapely.box(35_540_600, 3_360_500, 35_541_400, 3_361_000)
+    ws = Workspace.open(tmp_path / "ws.gpkg", create=True)
+    ws.write("redline", gpd.GeoDataFrame({"name": ["红线"]}, geometry=[red], crs=4523), "redline")
+    code, out, err = run_cli("check", ws.path, "--wkt", site.wkt, "--crs", "EPSG:4523",
+                             "--category", "industrial", "--method", "tbmj", "--format", "json")
+    assert code in (0, 1), err
+    doc = json.loads(out)
+    s = doc["sites"][0]
+    assert s["area_m2"] == pytest.approx(ref_tbmj(site, 4523), abs=1e-4)
+    hits = [h for h in s["hits"] if h.get("overlap_m2")]
+    assert hits and hits[0]["overlap_m2"] == pytest.approx(ref_tbmj(red.intersection(site), 4523),
+                                                            abs=1e-4)
