@@ -950,7 +950,7 @@ class SitingEngine:
                 self._emit_hits(li, r, pairs, sel, site_area, per_site_hits, comp)
             for ti, wi, mask in displaced:
                 self._emit_displaced(li, rules[ti], rules[wi], pairs, mask, site_area,
-                                     per_site_hits, per_site_overridden)
+                                     per_site_hits, per_site_overridden, ss.categories)
 
         for r in self.rulebook.rules:
             if r.test == "outside" and r.id in outside_cov:
@@ -1381,17 +1381,18 @@ class SitingEngine:
     def _emit_displaced(self, li: LayerIndex, target: Rule, winner: Rule, pairs: _Pairs,
                         mask: np.ndarray, site_area: np.ndarray,
                         per_site_hits: list[list[Hit]],
-                        per_site_overridden: list[list[Hit]]) -> None:
+                        per_site_overridden: list[list[Hit]],
+                        site_categories: Sequence[str]) -> None:
         """Record the hits ``winner`` displaced (``overrides``): which rule won and why."""
         n = len(per_site_hits)
         tmp: list[list[Hit]] = [[] for _ in range(n)]
         self._emit_hits(li, target, pairs, mask, site_area, tmp, [{} for _ in range(n)])
         how = {1: "从严", 0: "细化", -1: "放宽"}[int(np.sign(winner.severity - target.severity))]
-        cats = "、".join(self.rulebook.categories[c].name_zh if c in self.rulebook.categories
-                        else "全部类别" for c in winner.categories)
-        reason = (f"{winner.id}（{winner.citation.text()}）对{cats}{how}了 {target.id}"
-                  + (f"：{winner.override_reason}" if winner.override_reason else ""))
         for si in np.unique(pairs.site[mask]):
+            cat = self.rulebook.categories[site_categories[si]].name_zh
+            reason = (f"{winner.id}（{winner.citation.text()}）对{cat}{how}了 {target.id}"
+                      f"（{VERDICT_ZH[target.verdict]} → {VERDICT_ZH[winner.verdict]}）"
+                      + (f"：{winner.override_reason}" if winner.override_reason else ""))
             for h in tmp[si]:
                 h.overridden_by, h.precedence = winner.id, reason
                 h.compensation_type, h.compensation_m2 = "", 0.0
