@@ -59,7 +59,7 @@ from ecogis.crs import CGCS2000, metric_crs
 from ecogis.errors import InputError
 from ecogis.kinds import Kind, KindRegistry, load_kinds
 from ecogis.measure import geodesic_area, geodesic_length
-from ecogis.styles import FIELD_LABELS, path_style, value_colors
+from ecogis.styles import FIELD_LABELS, field_label, path_style, value_colors
 from ecogis.units import from_m2
 
 #: display tolerance (m) a layer starts from when it has no explicit ``simplify_m``
@@ -87,6 +87,14 @@ DIFF_STYLES: dict[str, tuple[str, str]] = {  # diff layer -> (Chinese label, col
     "lost": ("减少 (lost)", "#e31a1c"),
     "gained": ("增加 (gained)", "#33a02c"),
 }
+
+
+def _field_label(f: str, default: str | None = None) -> str:
+    """Chinese label of a popup field: its role's label in kinds.toml, else ``FIELD_LABELS``."""
+    label = field_label(f, load_kinds())
+    return default if label == f and default is not None else label
+
+
 # fields whose values group a coverage layer when it is dissolved for display (first present)
 _GROUP_FIELDS = ("town", "name", "zone", "level", "category", "type", "land_name")
 # keys of a siting hit that a public map may show
@@ -1166,7 +1174,7 @@ def make_map(
         geoms = p.geoms[keep]
         props = [pr for pr, k in zip(p.props, keep, strict=True) if k]
         spec = {"label": label, "style": style,
-                "fields": [[f, FIELD_LABELS.get(f, f)] for f in p.fields],
+                "fields": [[f, _field_label(f)] for f in p.fields],
                 "tip": [f for f in p.fields if f in ("name", "zone", "level", "town", "category",
                                                      "type", "parcels")][:2]}
         if p.kind.id == "admin":
@@ -1211,7 +1219,7 @@ def make_map(
             generalise_m=generalise_m, grid_deg=grid_deg, metric=metric)
         fields, props = _diff_props(gdf, kinds, public)
         spec = {"label": f"变化：{zh}", "style": style,
-                "fields": [[f, FIELD_LABELS.get(f, f)] for f in fields], "tip": fields[:2]}
+                "fields": [[f, _field_label(f)] for f in fields], "tip": fields[:2]}
         sw = _swatch(style)
         GeoJsonOverlay(_feature_collection(geoms, props), spec,
                        name=f"{sw}{html_mod.escape(spec['label'])}").add_to(m)
@@ -1388,7 +1396,8 @@ def _add_sites(m, sites: gpd.GeoDataFrame, kinds: KindRegistry, public: bool,
     shown = fields + (["verdict", "hits"] if has_verdict else [])
     spec = {"label": "建设项目选址", "style": style, "by": "_v",
             "colors": {k: c for k, (_, c) in VERDICTS.items()},
-            "fields": [[f, FIELD_LABELS.get(f, "命中规则" if f == "hits" else f)] for f in shown],
+            "fields": [[f, _field_label(f, "命中规则" if f == "hits" else f)]
+                       for f in shown],
             "tip": [f for f in ("id", "name", "verdict") if f in shown]}
     GeoJsonOverlay(_feature_collection(geoms, props), spec,
                    name='<span class="ecogis-dot" style="background:#e31a1c"></span>'

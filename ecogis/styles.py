@@ -28,7 +28,8 @@ FIELD_LABELS: dict[str, str] = {
     "code": "代码", "setback_m": "退让距离 (m)", "population": "人口", "id": "编号",
     "basin": "流域", "verdict": "结论", "parcels": "图斑数", "area_km2": "面积 (km²)",
     "area_mu": "面积 (亩)", "length_km": "长度 (km)", "layer": "图层", "kind": "类型",
-    "src_fid": "源要素号", "year": "年份", "ownership": "权属性质",
+    "src_fid": "源要素号", "year": "年份", "ownership": "权属性质", "names": "名称",
+    "bsm": "标识码",
 }
 
 
