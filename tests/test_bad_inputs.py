@@ -1208,6 +1208,7 @@ def test_datum_towgs84_provenance_and_area(tmp_path, run_cli):
     assert code == 0, err
     d = json.loads(out)
     assert d["crs"] == "EPSG:4544" and "--towgs84" in d["crs_source"]
+    assert not [w for w in d["warnings"] if "PROJ" in w or "projection information" in w]
     assert d["provenance"]["towgs84"] == [float(v) for v in TOWGS.split(",")]
     extra = Workspace.open("ws.gpkg").info("generic").as_dict()
     assert "towgs84" in json.dumps(extra, ensure_ascii=False)
@@ -1285,3 +1286,32 @@ def test_site_inputs(name, text, expect, tmp_path, run_cli):
 
 def test_corpus_size():
     assert len(CASES) + len(SITE_CASES) >= 120
+
+
+LEGACY_CODES = [4610, 4214, *range(2327, 2391), *range(2401, 2443), *range(21413, 21424),
+                *range(21473, 21484)]
+
+
+def test_every_legacy_code_is_refused_with_its_twin():
+    """Each Xian 1980 / Beijing 1954 CRS is recognised and has a CGCS2000 twin (same CM)."""
+    import warnings
+
+    from pyproj import CRS
+
+    from ecogis.errors import CRSError
+    from ecogis.formats.datum import cgcs2000_twin, legacy_datum, refuse
+
+    for code in LEGACY_CODES:
+        crs = CRS.from_epsg(code)
+        datum = legacy_datum(crs)
+        assert datum and ("Xian" in datum) == (code in (4610, *range(2327, 2391))), (code, datum)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            twin = cgcs2000_twin(crs)
+        if crs.is_projected:
+            assert twin.to_dict()["lon_0"] == crs.to_dict()["lon_0"]
+            assert twin.to_dict()["x_0"] == crs.to_dict()["x_0"]
+        with pytest.raises(CRSError, match=r"--towgs84"):
+            refuse(crs, datum, file="f.shp", layer=None)
+    for code in (4490, 4523, 4544, 4326, 32648, 3857):
+        assert legacy_datum(CRS.from_epsg(code)) is None
