@@ -1315,3 +1315,21 @@ def test_every_legacy_code_is_refused_with_its_twin():
             refuse(crs, datum, file="f.shp", layer=None)
     for code in (4490, 4523, 4544, 4326, 32648, 3857):
         assert legacy_datum(CRS.from_epsg(code)) is None
+
+
+def test_check_sites_in_xian80_refused_then_shifted(tmp_path, run_cli):
+    ws = _ws_with_redline(tmp_path, run_cli)
+    from pyproj import CRS
+
+    from ecogis.formats.datum import cgcs2000_twin
+
+    twin = cgcs2000_twin(CRS.from_epsg(2380))
+    g = gpd.GeoDataFrame({"id": ["S1"], "category": ["industrial"]},
+                         geometry=[shapely.box(105.405, 30.305, 105.406, 30.306)], crs=4490)
+    p = tmp_path / "sites.shp"
+    g.to_crs(twin).set_crs(2380, allow_override=True).to_file(p)
+    code, _out, err = run_cli("check", ws, p, "--format", "json")
+    assert code == 2 and "Xian 1980" in err and "--towgs84" in err and "sites.shp" in err
+    code, out, err = run_cli("check", ws, p, "--format", "json", "--towgs84", TOWGS)
+    assert code in (0, 1), err
+    assert json.loads(out)["sites"][0]["hits"]
