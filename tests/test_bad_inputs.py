@@ -936,6 +936,13 @@ def _(t):
     return z
 
 
+@case("file-rar-archive", Error(r"\.rar archives are not read"))
+def _(t):
+    p = t / "a.rar"
+    p.write_bytes(b"Rar!\x1a\x07\x00" + bytes(64))
+    return p
+
+
 @case("file-xls-old", Error(r"\.xls"))
 def _(t):
     p = t / "a.xls"
