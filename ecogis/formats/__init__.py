@@ -95,7 +95,9 @@ def read_raw(p: Path, layer: str | None = None, *, encoding: str | None = None,
     suffix = p.suffix.lower()
     if p.is_dir():
         if _is_gdb(p):
-            return _gdal(p, layer, file=file, driver_hint="OpenFileGDB")
+            raw = _gdal(p, layer, file=file, driver_hint="OpenFileGDB")
+            raw.sha256, raw.encoding_source = sha256_of(p), "File Geodatabase (Unicode)"
+            return raw
         inner = sorted(str(f.name) for f in p.iterdir() if f.suffix.lower() in _DATASETS
                        or _is_gdb(f))
         raise InputError("is a folder, not a data file" + (f" (it holds {', '.join(inner[:5])})"
