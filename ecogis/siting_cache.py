@@ -117,6 +117,9 @@ def _load(path: Path, ws, rulebook, threads):
             attrs = pyogrio.read_dataframe(ws._target, layer=lm["name"], read_geometry=False,
                                            fid_as_index=True)
             attrs.index.name = "fid"
+            from ecogis.fields import apply_roles  # the roles ws.read adds (name, land_code ...)
+
+            attrs = apply_roles(attrs, ws.info(lm["name"]).field_map)
             fids = z[f"{i}_fids"]
             if len(attrs) != len(fids) or not np.array_equal(attrs.index.to_numpy(), fids):
                 return None  # the workspace changed under the same key: rebuild
