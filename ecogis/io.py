@@ -1,9 +1,13 @@
-"""Reading planning data files: format sniffing, CRS detection, encoding detection, repair.
+"""Reading planning data files: CRS detection, datums, coordinate checks, repair.
 
-Formats: Shapefile, GeoJSON, GeoPackage (any layer), FlatGeobuf, and the 国土 TXT 界址点坐标
-交换格式 (via :mod:`ecogis.jzd` when present). Shapefiles without a ``.cpg`` are decoded
-strictly as UTF-8 and fall back to GBK/GB18030: pyogrio and fiona return mojibake silently
-for such files, so ecogis reads the ``.dbf`` text bytes itself to decide.
+:func:`read_vector` reads one layer of any source of :mod:`ecogis.formats` (Shapefile, File
+Geodatabase, zip, MapInfo, DXF, KML, xlsx/csv coordinate lists, GeoJSON, GeoPackage,
+FlatGeobuf) or a 国土 TXT 界址点坐标交换格式 file (:mod:`ecogis.jzd`), then settles the CRS (the
+file's, ``--crs``, or inferred), refuses legacy datums without ``--towgs84``, checks the
+coordinates (NaN/Inf, (0, 0), swapped features, China's outline), repairs geometry with a
+report, and checks the kind's fields. Text encodings are decided by ecogis from the bytes
+(:mod:`ecogis.formats.encoding`): pyogrio and fiona return mojibake silently for GBK without
+a ``.cpg``.
 """
 
 from __future__ import annotations
@@ -11,8 +15,6 @@ from __future__ import annotations
 import codecs
 import hashlib
 import os
-import struct
-import tempfile
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -103,39 +105,6 @@ def file_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def dbf_text_bytes(dbf: str | os.PathLike, *, max_records: int = 50_000) -> tuple[bytes, int]:
-    """Return the raw bytes of the character fields of a ``.dbf`` and its LDID byte.
-
-    Used to decide the encoding before any library decodes (and possibly garbles) the text.
-    """
-    with open(dbf, "rb") as fh:
-        head = fh.read(32)
-        if len(head) < 32:
-            return b"", 0
-        nrec, hlen, rlen = struct.unpack("<IHH", head[4:12])
-        ldid = head[29]
-        fields = []
-        offset = 1
-        while True:
-            desc = fh.read(32)
-            if not desc or desc[0] == 0x0D:
-                break
-            ftype = chr(desc[11])
-            flen = desc[16]
-            if ftype == "C":
-                fields.append((offset, flen))
-            offset += flen
-        fh.seek(hlen)
-        chunks = []
-        for _ in range(min(nrec, max_records)):
-            rec = fh.read(rlen)
-            if len(rec) < rlen:
-                break
-            for off, ln in fields:
-                chunks.append(rec[off:off + ln].rstrip(b" \x00"))
-        return b"\n".join(chunks), ldid
-
-
 def check_encoding(name: str, *, file: str | None = None) -> str:
     """Return the Python codec for an encoding name (``GBK``, ``936``, ``utf-8`` ...)."""
     codec = _CPG.get(name.strip().lower(), name)
@@ -147,82 +116,18 @@ def check_encoding(name: str, *, file: str | None = None) -> str:
     return codec
 
 
-def _decodes(raw: bytes, codec: str) -> bool:
-    try:
-        raw.decode(codec)
-        return True
-    except (UnicodeDecodeError, LookupError):
-        return False
-
-
 def detect_shapefile_encoding(shp: str | os.PathLike, declared: str | None = None
                               ) -> tuple[str, str]:
     """Return ``(codec, how)`` for a shapefile's attribute text.
 
-    Order: ``declared`` (``--encoding``), then the ``.cpg``, then the ``.dbf`` LDID byte, then
-    strict UTF-8 with a GBK/GB18030 fall-back. Every choice is verified against the raw bytes;
-    a contradiction is an :class:`~ecogis.errors.EncodingError` naming the fix.
+    Kept for callers of the old API; the decision is
+    :func:`ecogis.formats.shapefile_encoding` (field names and every value of the ``.dbf``,
+    strict decoding plus a plausibility score, ``.cpg`` and ``--encoding`` verified).
     """
-    p = Path(shp)
-    dbf = p.with_suffix(".dbf")
-    if not dbf.exists():
-        return "utf-8", "no .dbf"
-    raw, ldid = dbf_text_bytes(dbf)
-    ascii_only = all(b < 0x80 for b in raw)
-    if declared:
-        codec = _CPG.get(declared.strip().lower(), declared)
-        if not _decodes(raw, codec):
-            raise EncodingError(f"attribute text is not valid {declared}", file=str(dbf),
-                                fix="pass the right --encoding (utf-8 or gbk)")
-        return codec, "--encoding"
-    cpg = p.with_suffix(".cpg")
-    if cpg.exists():
-        value = cpg.read_text(encoding="ascii", errors="replace").strip()
-        codec = _CPG.get(value.lower())
-        if codec is None:
-            raise EncodingError(f".cpg names an unknown encoding {value!r}", file=str(cpg),
-                                fix="correct the .cpg or pass --encoding")
-        if not _decodes(raw, codec):
-            other = "gbk" if codec == "utf-8" else "utf-8"
-            fix = (f"the text decodes as {other}: pass --encoding {other} or correct the .cpg"
-                   if _decodes(raw, other) else "pass the right --encoding")
-            raise EncodingError(f".cpg says {value} but the attribute text is not valid {value}",
-                                file=str(cpg), fix=fix)
-        return codec, ".cpg"
-    if ascii_only:
-        return "utf-8", "ASCII text (no .cpg)"
-    if ldid in _LDID and _decodes(raw, _LDID[ldid]) and not _decodes(raw, "utf-8"):
-        return _LDID[ldid], f".dbf language driver 0x{ldid:02X}"
-    if _decodes(raw, "utf-8"):
-        return "utf-8", "strict UTF-8 decode (no .cpg)"
-    if _decodes(raw, "gbk"):
-        return "gbk", "GBK detected: not valid UTF-8, valid GBK (no .cpg)"
-    if _decodes(raw, "gb18030"):
-        return "gb18030", "GB18030 detected: not valid UTF-8 or GBK (no .cpg)"
-    raise EncodingError("attribute text is neither UTF-8 nor GBK/GB18030", file=str(dbf),
-                        fix="pass --encoding with the file's code page")
+    from ecogis.formats import shapefile_encoding
 
-
-def _read_text_file_utf8(path: Path, declared: str | None) -> tuple[Path, str, str, Path | None]:
-    raw = path.read_bytes()
-    if declared:
-        codec = _CPG.get(declared.lower(), declared)
-        how = "--encoding"
-    elif _decodes(raw, "utf-8"):
-        return path, "utf-8", "UTF-8", None
-    elif _decodes(raw, "gb18030"):
-        codec, how = "gb18030", "GBK/GB18030 detected (not valid UTF-8)"
-    else:
-        raise EncodingError("text is neither UTF-8 nor GBK/GB18030", file=str(path),
-                            fix="pass --encoding")
-    try:
-        text = raw.decode(codec)
-    except UnicodeDecodeError as exc:
-        raise EncodingError(f"text is not valid {codec}: {exc.reason}", file=str(path),
-                            fix="pass the right --encoding") from None
-    tmp = Path(tempfile.mkdtemp(prefix="ecogis-")) / path.name
-    tmp.write_text(text, encoding="utf-8")
-    return tmp, codec, how, tmp
+    codec, how, _ = shapefile_encoding(Path(shp), declared, file=str(shp))
+    return codec, how
 
 
 def _map_fields(gdf: gpd.GeoDataFrame, kind: Kind, explicit: dict[str, str] | None,

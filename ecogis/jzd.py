@@ -345,8 +345,7 @@ def read_jzd(path: str | os.PathLike, *, crs=None, encoding: str | None = None,
         open_rings: list = []
         geoms.append(_rings_to_geometry(b, shape, file=file, unclosed=open_rings))
         if open_rings:
-            closed_notes.append(f"block {f[2] or i} (line {b.line}): ring(s) 圈号 "
-                                f"{', '.join(map(str, open_rings))} not closed: closed")
+            closed_notes.append(f"{f[2] or i} (line {b.line})")
         rows.append({"id": f[2] or i, "name": f[3] or None, "use": f[6] or None,
                      "land_code": f[7] or None, "shape": f[4] or "面",
                      "n_points": len(b.points), "declared_area_m2": declared,
@@ -357,11 +356,14 @@ def read_jzd(path: str | os.PathLike, *, crs=None, encoding: str | None = None,
     gdf.index.name = "fid"
     gdf, repairs = clean_geometries(gdf, k, file=file, measure_crs=the_crs, warn=warn)
     if closed_notes:
-        repairs.notes = closed_notes + repairs.notes
+        shown = ", ".join(closed_notes[:5]) + ("…" if len(closed_notes) > 5 else "")
+        note = (f"{len(closed_notes)} block(s) with a ring not closed (last point ≠ first; "
+                f"blocks {shown}): closed")
+        repairs.notes = [note, *repairs.notes]
         if warn:
             from ecogis.errors import RepairWarning
 
-            warnings.warn(f"{file}: {'; '.join(closed_notes[:3])}", RepairWarning, stacklevel=2)
+            warnings.warn(f"{file}: {note}", RepairWarning, stacklevel=2)
     _declared_area_check(gdf, the_crs, rel_tol=rel_tol, file=file, warn=warn,
                          geodesic_area=geodesic_area)
     report = ReadReport(

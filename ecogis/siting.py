@@ -1712,7 +1712,8 @@ def sites_from_lonlat(texts: Sequence[str]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame({"id": list(range(1, len(pts) + 1))}, geometry=pts, crs=CGCS2000)
 
 
-def read_sites(path, *, crs=None, encoding: str | None = None) -> gpd.GeoDataFrame:
+def read_sites(path, *, crs=None, encoding: str | None = None,
+               towgs84: str | None = None) -> gpd.GeoDataFrame:
     """Read a site file: any vector format ecogis reads, a 界址点 TXT, or a CSV.
 
     A CSV needs a ``wkt`` (or ``geometry``) column, or ``lon``/``lat`` columns (degrees), or
@@ -1728,7 +1729,7 @@ def read_sites(path, *, crs=None, encoding: str | None = None) -> gpd.GeoDataFra
 
         df, _info = read_table(p, encoding=encoding)
         if "wkt" not in find_columns(df.columns) or crs is None:
-            gdf, _rep = read_vector(p, crs=crs, encoding=encoding, kind="site")
+            gdf, _rep = read_vector(p, crs=crs, encoding=encoding, kind="site", towgs84=towgs84)
             gdf.attrs["source"] = str(Path(p))
             return gdf
     if p.suffix.lower() == ".csv":
@@ -1758,7 +1759,7 @@ def read_sites(path, *, crs=None, encoding: str | None = None) -> gpd.GeoDataFra
             raise InputError("a site CSV needs a wkt column, lon/lat columns, or x/y with --crs",
                              file=where, fix="add a wkt column such as POINT (105.4 30.3)")
         return out
-    gdf, _rep = read_vector(path, crs=crs, encoding=encoding, kind="site")
+    gdf, _rep = read_vector(path, crs=crs, encoding=encoding, kind="site", towgs84=towgs84)
     gdf.attrs["source"] = str(Path(p))
     return gdf
 

@@ -39,6 +39,8 @@ def register(sub) -> None:
                    help="a point site in degrees, longitude first (repeatable)")
     p.add_argument("--crs", help="CRS of SITES/--wkt when the coordinates carry none")
     p.add_argument("--encoding", help="text encoding of SITES (default: detected)")
+    p.add_argument("--towgs84", metavar="DX,DY,DZ,RX,RY,RZ,DS",
+                   help="7 parameters to bring Xian 1980 / Beijing 1954 SITES to CGCS2000")
     p.add_argument("--id", dest="site_id", help="id of a --wkt/--lonlat site")
     p.add_argument("--category", help="project category for sites without one "
                    "(id or Chinese alias; `ecogis check --list-categories`)")
@@ -93,7 +95,8 @@ def _load_sites(args):
         raise InputError("give the sites as exactly one of: a SITES file, --wkt, --lonlat",
                          fix="e.g. ecogis check ws.gpkg --lonlat 105.45,30.35 --category urban")
     if args.sites:
-        return read_sites(args.sites, crs=args.crs, encoding=args.encoding), args.sites
+        return read_sites(args.sites, crs=args.crs, encoding=args.encoding,
+                          towgs84=getattr(args, "towgs84", None)), args.sites
     gdf = sites_from_wkt(args.wkt, crs=args.crs) if args.wkt else sites_from_lonlat(args.lonlat)
     if args.site_id:
         gdf["id"] = [args.site_id] if len(gdf) == 1 else [f"{args.site_id}-{i}"

@@ -95,7 +95,9 @@ def read_raw(p: Path, layer: str | None = None, *, encoding: str | None = None,
     suffix = p.suffix.lower()
     if p.is_dir():
         if _is_gdb(p):
-            return _gdal(p, layer, file=file, driver_hint="OpenFileGDB")
+            raw = _gdal(p, layer, file=file, driver_hint="OpenFileGDB")
+            raw.sha256, raw.encoding_source = sha256_of(p), "File Geodatabase (Unicode)"
+            return raw
         inner = sorted(str(f.name) for f in p.iterdir() if f.suffix.lower() in _DATASETS
                        or _is_gdb(f))
         raise InputError("is a folder, not a data file" + (f" (it holds {', '.join(inner[:5])})"
@@ -106,6 +108,9 @@ def read_raw(p: Path, layer: str | None = None, *, encoding: str | None = None,
         raise InputError("DWG is AutoCAD's closed format, which GDAL cannot read", file=file,
                          fix="save it as DXF (AutoCAD: 另存为 DXF; or the free ODA File "
                          "Converter), then import the .dxf with --crs EPSG:XXXX")
+    if suffix in (".rar", ".7z", ".tar", ".gz", ".tgz"):
+        raise InputError(f"{suffix} archives are not read (only .zip)", file=file,
+                         fix="extract the archive and import the file inside, or zip it as .zip")
     if suffix == ".xls":
         raise InputError("old Excel .xls files are not read", file=file,
                          fix="save the sheet as .xlsx or .csv")

@@ -12,6 +12,7 @@ EPSG:4490 for geographic data) and the parameters are recorded in the layer's pr
 from __future__ import annotations
 
 import re
+import warnings
 
 from pyproj import CRS
 
@@ -69,7 +70,9 @@ def cgcs2000_twin(crs: CRS) -> CRS:
 
     if crs.is_geographic:
         return CGCS2000
-    p = crs.to_dict()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "you will likely lose information": we read 4 values
+        p = crs.to_dict()
     if p.get("proj") != "tmerc" or p.get("k", p.get("k_0", 1)) not in (1, 1.0):
         raise CRSError(f"{crs.name}: only geographic and Gauss-Krüger CRSs of this datum can be "
                        "transformed", fix="convert the data to CGCS2000 first")
@@ -110,8 +113,10 @@ def transform(gdf, crs: CRS, params: list[float]):
 
     twin = cgcs2000_twin(crs)
     tw = ",".join(f"{v:g}" for v in params)
-    src = CRS.from_proj4(f"{crs.to_proj4()} +towgs84={tw}")
-    dst = CRS.from_proj4(f"{twin.to_proj4()} +towgs84=0,0,0,0,0,0,0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the PROJ string keeps what a Helmert shift needs
+        src = CRS.from_proj4(f"{crs.to_proj4()} +towgs84={tw}")
+        dst = CRS.from_proj4(f"{twin.to_proj4()} +towgs84=0,0,0,0,0,0,0")
     tr = Transformer.from_crs(src, dst, always_xy=True)
     geoms = shapely.transform(gdf.geometry.values, lambda xy: _apply(tr, xy))
     out = gdf.set_geometry(gdf.geometry.__class__(geoms, index=gdf.index, crs=twin))
@@ -145,8 +150,6 @@ def identify(crs: CRS) -> CRS:
         if code is not None:
             return CRS.from_epsg(code)
         if legacy_datum(crs) is None and crs.is_projected:
-            import warnings
-
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 p = crs.to_dict()

@@ -10,8 +10,10 @@ wrong), and GDAL decodes with whatever it is told, silently. ecogis decides from
    the field width: the partial character is dropped and reported, not treated as an error;
 3. score how plausible each decoding is: the share of common characters of its script (GB2312
    level-1 hanzi for GBK, Big5 常用字 A440-C67E for Big5, Cyrillic letters with sane case for
-   cp1251, isolated accented letters for Latin-1). UTF-8 that decodes is taken (random legacy
-   bytes are essentially never valid UTF-8) unless its characters are implausible;
+   cp1251, isolated accented letters for Latin-1, no hops between two-byte blocks for UTF-8).
+   UTF-8 with characters of three or more bytes (CJK) is taken when plausible: legacy bytes are
+   essentially never valid there; two-byte-only UTF-8 competes with the others, because GBK
+   byte pairs can be valid two-byte UTF-8;
 4. choose the best only when it is plausible (>= 0.8) and clearly ahead (by 0.25); otherwise
    refuse with the candidates and the ``--encoding`` fix. One exception: when GBK and Big5 are
    both plausible and GBK scores at least as high (a few common characters, e.g. field names
@@ -80,29 +82,47 @@ def _punct_ok(ch: str) -> bool:
 
 
 def _score_cjk(texts: list[str], common) -> float:
+    """Share of common characters; one wedged between two Latin letters (Qu莽bec) is not."""
     n = good = 0
     for t in texts:
-        for ch in t:
+        for i, ch in enumerate(t):
             if ord(ch) < 0x80:
                 continue
             n += 1
-            if common(ch) or _punct_ok(ch):
+            wedged = (0 < i < len(t) - 1 and t[i - 1].isascii() and t[i - 1].isalpha()
+                      and t[i + 1].isascii() and t[i + 1].isalpha())
+            if (common(ch) or _punct_ok(ch)) and not wedged:
                 good += 1
     return good / n if n else 0.0
 
 
 def _score_utf8(texts: list[str]) -> float:
-    """Any script is fine in UTF-8; control characters and private use are not."""
+    """Any script is fine in UTF-8; control characters, private use and script salad are not.
+
+    Two-byte UTF-8 (U+0080-U+07FF: Latin, Greek, Cyrillic, Hebrew, Arabic ...) is also what
+    some GBK byte pairs look like; a word does not hop between those blocks, mojibake does.
+    """
     n = good = 0
     for t in texts:
+        prev_block = None
         for ch in t:
-            if ord(ch) < 0x80:
+            o = ord(ch)
+            if o < 0x80:
+                prev_block = None
                 continue
             n += 1
             cat = unicodedata.category(ch)
-            if cat[0] in "LNPSZM" and cat not in ("Co", "Cn"):
+            block = o >> 7 if o < 0x800 else None
+            hop = block is not None and prev_block is not None and block != prev_block
+            if cat[0] in "LNPSZM" and cat not in ("Co", "Cn") and not hop:
                 good += 1
+            prev_block = block
     return good / n if n else 1.0
+
+
+def _has_wide(texts: list[str]) -> bool:
+    """True when some character needs 3+ UTF-8 bytes (CJK ...): legacy bytes rarely do."""
+    return any(ord(ch) >= 0x800 for t in texts for ch in t)
 
 
 def _score_cyrillic(texts: list[str]) -> float:
@@ -175,6 +195,7 @@ def detect(values: Iterable[tuple[bytes, bool]], *, candidates: Iterable[str] = 
     scores: dict[str, float] = {}
     examples: dict[str, str] = {}
     cuts: dict[str, int] = {}
+    wide = False
     for codec in candidates:
         texts, cut = [], 0
         try:
@@ -185,6 +206,8 @@ def detect(values: Iterable[tuple[bytes, bool]], *, candidates: Iterable[str] = 
         except UnicodeDecodeError:
             continue
         scores[codec] = _SCORERS[codec](texts)
+        if codec == "utf-8":
+            wide = _has_wide(texts)
         examples[codec] = next((t for t in texts if any(ord(ch) >= 0x80 for ch in t)), "")[:16]
         cuts[codec] = cut
     if "gbk" in scores and "gb18030" in scores:
@@ -192,7 +215,7 @@ def detect(values: Iterable[tuple[bytes, bool]], *, candidates: Iterable[str] = 
     det = Detection(None, scores, 0, examples)
     if not scores:
         return det
-    if scores.get("utf-8", 0) >= MIN_SCORE and cuts.get("utf-8", 0) < len(vals):
+    if scores.get("utf-8", 0) >= MIN_SCORE and wide and cuts.get("utf-8", 0) < len(vals):
         det.codec, det.cut_values = "utf-8", cuts["utf-8"]
         return det
     ranked = sorted(scores.items(), key=lambda kv: (-kv[1], CANDIDATES.index(kv[0])))

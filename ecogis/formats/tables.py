@@ -226,6 +226,7 @@ def frame_to_geodataframe(df: pd.DataFrame, *, file: str, header_row: int = 1):
     rest = [c for c in df.columns if c not in coord_cols and c not in
             [roles.get("ring"), roles.get("point")]]
     records, geoms = [], []
+    open_parcels: list = []
     single = bool((counts == 1).all())
     from ecogis.jzd import _Block, _rings_to_geometry
 
@@ -251,9 +252,12 @@ def frame_to_geodataframe(df: pd.DataFrame, *, file: str, header_row: int = 1):
                     unclosed.append(ring)
             geoms.append(_rings_to_geometry(block, "polygon", file=file))
             if unclosed:
-                notes.append(f"parcel {key}: ring(s) 圈号 {', '.join(map(str, unclosed))} not "
-                             "closed (last point ≠ first): closed")
+                open_parcels.append(key)
         records.append(rec)
+    if open_parcels:
+        shown = ", ".join(map(str, open_parcels[:5])) + ("…" if len(open_parcels) > 5 else "")
+        notes.append(f"{len(open_parcels)} parcel(s) with a ring not closed (last point ≠ first; "
+                     f"parcels {shown}): closed")
     out = gpd.GeoDataFrame(pd.DataFrame(records), geometry=geoms, crs=crs)
     ren = {}
     for role, std in (("parcel_id", "id"), ("parcel_name", "name")):
