@@ -117,18 +117,27 @@ def resolve_field_map(columns: Sequence[str], kind: Kind, *,
     return {r: fmap[r] for r in roles if r in fmap}
 
 
-def apply_roles(gdf: gpd.GeoDataFrame, field_map: Mapping[str, str]) -> gpd.GeoDataFrame:
+def apply_roles(gdf: gpd.GeoDataFrame, field_map: Mapping[str, str],
+                kind: Kind | None = None) -> gpd.GeoDataFrame:
     """Return ``gdf`` with each role of ``field_map`` as a column beside its source field.
 
-    The names of the columns added are kept in ``gdf.attrs[ADDED_ATTR]`` (so a write can drop
-    them again); a role whose source field is missing is skipped.
+    With ``kind``, a role with ``value_aliases`` (kinds.toml: 一级保护区 -> 一级) reads the
+    source values through them (only when the role is a column of its own: a source field
+    named like the role is never rewritten). The names of the columns added are kept in
+    ``gdf.attrs[ADDED_ATTR]`` (so a write can drop them again); a role whose source field is
+    missing is skipped.
     """
+    va = kind.value_aliases if kind is not None else {}
     added = [r for r, src in field_map.items() if r != src and src in gdf.columns]
     if not added:
         return gdf
     out = gdf.copy()
     for r in added:
-        out[r] = out[field_map[r]]
+        col = out[field_map[r]]
+        if r in va:
+            table = va[r]
+            col = col.map(lambda v, t=table: t.get(_text(v) or "", v) if v is not None else v)
+        out[r] = col
     out.attrs[ADDED_ATTR] = list(added)
     return out
 

@@ -403,7 +403,9 @@ class Workspace:
             if not isinstance(fmap, dict):
                 fmap = self._resolve_fields(name, row.get("kind") or None,
                                             [c for c in gdf.columns if c != gdf.geometry.name])
-            gdf = apply_roles(gdf, fmap)
+            reg = load_kinds()
+            kind = row.get("kind") or "generic"
+            gdf = apply_roles(gdf, fmap, reg.kinds.get(kind))
         return gdf
 
     def read_kind(self, kind: str) -> list[tuple[str, gpd.GeoDataFrame]]:
