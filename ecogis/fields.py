@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
-
-import geopandas as gpd
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ecogis.errors import InputError
 from ecogis.kinds import Kind, KindRegistry, load_kinds
+
+if TYPE_CHECKING:  # the geo stack is imported where it is used (`ecogis layers` needs none)
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
 
 #: roles that name a feature, in order of preference (check hits, conflict and diff polygons,
 #: map popups)
@@ -153,10 +154,14 @@ def strip_roles(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _text(v: Any) -> str | None:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    if v is None:
         return None
-    if isinstance(v, (float, np.floating)) and float(v).is_integer():
-        v = int(v)
+    if isinstance(v, float) or type(v).__name__.startswith("float"):
+        f = float(v)
+        if math.isnan(f):
+            return None
+        if f.is_integer():
+            v = int(f)
     s = str(v).strip()
     return s or None
 
@@ -166,6 +171,9 @@ def feature_labels(gdf: pd.DataFrame, roles: Sequence[str] = LABEL_ROLES) -> np.
 
     ``gdf`` carries role columns (a layer read from a workspace, or :func:`apply_roles`).
     """
+    import numpy as np
+    import pandas as pd
+
     out = np.full(len(gdf), None, dtype=object)
     for role in roles:
         if role not in gdf.columns:

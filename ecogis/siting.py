@@ -383,6 +383,14 @@ class SiteSet:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def slice(self, start: int, stop: int) -> SiteSet:
+        """Return sites ``start:stop`` (for checking a big batch a chunk at a time)."""
+        return SiteSet(self.ids[start:stop], self.categories[start:stop],
+                       self.geoms[start:stop], self.source[start:stop],
+                       self.geometry_types[start:stop], self.radius_m[start:stop],
+                       self.width_m[start:stop], self.crs, self.names[start:stop],
+                       self.extra[start:stop])
+
     @property
     def areal(self) -> np.ndarray:
         return shapely.get_dimensions(self.geoms) == 2
@@ -644,7 +652,8 @@ class CheckResult:
         """True when any site's verdict is at least as severe as ``level``."""
         return any(SEVERITY[s.verdict] >= SEVERITY[level] for s in self.sites)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self, *, geometry: bool = True) -> dict[str, Any]:
+        """The result as JSON-plain data; ``geometry=False`` leaves each site's geometry out."""
         out = {
             "workspace": self.workspace,
             "sites_file": self.sites_file,
@@ -660,13 +669,18 @@ class CheckResult:
             "not_evaluated": self.not_evaluated,
             "farmland_m2": float(sum(s.farmland_m2 for s in self.sites)),
             "compensation_m2": float(sum(s.compensation_m2 for s in self.sites)),
-            "sites": [s.as_dict() for s in self.sites],
+            "sites": list(self.site_dicts(geometry=geometry)),
             "warnings": list(self.notes),
         }
-        if self.site_set is not None:  # the site as given, lon/lat, for `ecogis map --sites`
+        return out
+
+    def site_dicts(self, *, geometry: bool = True) -> list[dict[str, Any]]:
+        """Each site as a dict; with ``geometry`` its lon/lat GeoJSON (EPSG:4490, 1e-8°)."""
+        out = [s.as_dict() for s in self.sites]
+        if geometry and self.site_set is not None:  # as given, for `ecogis map --sites`
             ll = gpd.GeoSeries(self.site_set.source, crs=self.crs).to_crs(CGCS2000)
             geo = shapely.to_geojson(shapely.set_precision(ll.values, 1e-8))
-            for d, g in zip(out["sites"], geo, strict=True):
+            for d, g in zip(out, geo, strict=True):
                 d["geometry"] = json.loads(g)
         return out
 
@@ -711,6 +725,17 @@ class SitingEngine:
         for name, (kind_id, gdf) in layers.items():
             kind = rulebook.kinds[kind_id]
             self.layers[name] = build_layer_index(name, kind, gdf, self.crs)
+
+    @classmethod
+    def from_indexes(cls, layers: Mapping[str, LayerIndex], rulebook: Rulebook, *, crs: CRS,
+                     threads: int | None = None) -> SitingEngine:
+        """Return an engine over layer indexes already built in ``crs`` (e.g. cached ones)."""
+        engine = cls.__new__(cls)
+        engine.rulebook = rulebook
+        engine.threads = _threads(threads)
+        engine.crs = crs
+        engine.layers = dict(layers)
+        return engine
 
     @staticmethod
     def _choose_crs(layers: Mapping[str, tuple[str, gpd.GeoDataFrame]]) -> CRS:
@@ -847,6 +872,23 @@ class SitingEngine:
                     for li in self.layers.values()],
             not_evaluated=not_evaluated, site_set=ss, engine=self,
         )
+
+    def check_chunks(self, sites: gpd.GeoDataFrame | SiteSet, *, chunk: int = 20_000,
+                     category: str | None = None, width_m: float | None = None,
+                     radius_m: float | None = None, method: str = "ellipsoidal",
+                     file: str | None = None):
+        """Yield a :class:`CheckResult` per chunk of ``chunk`` sites, in order.
+
+        The sites are validated together (ids unique across the whole batch), then checked a
+        chunk at a time, so memory stays bounded by the chunk however long the batch is; each
+        site's result is the one :meth:`check` gives (sites are checked independently).
+        """
+        ss = sites if isinstance(sites, SiteSet) else prepare_sites(
+            sites, self.crs, self.rulebook.categories, category=category, width_m=width_m,
+            radius_m=radius_m, file=file)
+        chunk = max(1, int(chunk))
+        for start in range(0, len(ss), chunk):
+            yield self.check(ss.slice(start, start + chunk), method=method)
 
     # ----------------------------------------------------------------- internals
 
@@ -1215,6 +1257,17 @@ class SitingEngine:
                 procedures=list(r.procedures), approval=r.approval,
                 citation=r.citation.as_dict(), note=r.note,
             ))
+
+
+def engine_for(workspace, rulebook: Rulebook | None = None, **kw) -> SitingEngine:
+    """Return the siting engine of a workspace, built once per workspace version.
+
+    See :func:`ecogis.siting_cache.engine_for` (in-process memo and a cache file beside the
+    workspace); keyword arguments ``region``, ``params``, ``threads``, ``disk`` go there.
+    """
+    from ecogis.siting_cache import engine_for as _engine_for
+
+    return _engine_for(workspace, rulebook, **kw)
 
 
 def sites_from_wkt(texts: Sequence[str], *, crs=None) -> gpd.GeoDataFrame:

@@ -24,15 +24,18 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import geopandas as gpd
-import numpy as np
-import pandas as pd
-import pyogrio
-import shapely
-
+from ecogis import gpkg
 from ecogis.crs import crs_label
 from ecogis.errors import InputError, WorkspaceError
 from ecogis.kinds import Kind, load_kinds
+from ecogis.lazymod import LazyModule
+
+# imported on first use: listing a workspace needs none of them
+gpd = LazyModule("geopandas")
+np = LazyModule("numpy")
+pd = LazyModule("pandas")
+pyogrio = LazyModule("pyogrio")
+shapely = LazyModule("shapely")
 
 LAYERS_TABLE = "ecogis_layers"
 META_TABLE = "ecogis_meta"
@@ -294,8 +297,7 @@ class Workspace:
         """Return the names of the vector layers (metadata tables excluded)."""
         if not self._target.exists():
             return []
-        return [str(n) for n, g in pyogrio.list_layers(self._target)
-                if n not in _RESERVED and g is not None]
+        return [n for n, _ in gpkg.feature_tables(self._target) if n not in _RESERVED]
 
     def names_of_kind(self, kind: str) -> list[str]:
         """Return the names of the layers of ``kind``."""
@@ -306,13 +308,13 @@ class Workspace:
         """Return the :class:`LayerInfo` of one layer."""
         self._require(name)
         row = self._meta_rows().get(name, {})
-        pinfo = pyogrio.read_info(self._target, layer=name)
+        pinfo = gpkg.table_info(self._target, name)
         crs = pinfo.get("crs")
         bbox = pinfo.get("total_bounds")
         if bbox is None:
             bbox = pyogrio.read_bounds(self._target, layer=name)[1]
             bbox = [float(bbox[0].min()), float(bbox[1].min()), float(bbox[2].max()),
-                    float(bbox[3].max())] if bbox.size else [np.nan] * 4
+                    float(bbox[3].max())] if bbox.size else [float("nan")] * 4
 
         def js(v, default):
             try:
@@ -325,7 +327,7 @@ class Workspace:
         fmap = extra.get("field_map")
         if not isinstance(fmap, dict):
             fmap = self._resolve_fields(name, row.get("kind") or None,
-                                        [f for f in pinfo.get("fields", [])])
+                                        self._columns(name))
         return LayerInfo(
             name=name,
             kind=row.get("kind") or None,
@@ -345,6 +347,16 @@ class Workspace:
             extra=extra,
             field_map=dict(fmap),
         )
+
+    def _columns(self, name: str) -> list[str]:
+        """Attribute column names of a feature table (SQLite, no GDAL)."""
+        quoted = '"' + name.replace('"', '""') + '"'
+        with closing(self._sql()) as con:
+            cols = [str(r[1]) for r in con.execute(f"PRAGMA table_info({quoted})")]
+        with closing(self._sql()) as con:
+            geom = {str(r[0]) for r in con.execute(
+                "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (name,))}
+        return [c for c in cols if c not in geom and c != "fid"]
 
     @staticmethod
     def _resolve_fields(name: str, kind: str | None, columns: list[str]) -> dict[str, str]:

@@ -214,3 +214,27 @@ def test_kcxs_as_percent_is_refused(run_cli, tmp_path):
     run_cli("import", tmp_path / "ws.gpkg", "landuse", tmp_path / "pct.gpkg")
     code, _, err = run_cli("areas", tmp_path / "ws.gpkg", "--by", "DLMC")
     assert code == 2 and "KCXS" in err and "fraction" in err and err.count("\n") == 1
+
+
+def test_check_from_the_disk_cache_keeps_names_and_landuse(run_cli, tmp_path):
+    """The siting engine cached beside the workspace re-reads attributes: roles still apply."""
+    from ecogis import siting_cache
+
+    src = lf.write_gpkg(tmp_path)
+    ws = tmp_path / "ws.gpkg"
+    _import(run_cli, ws, src)
+    red = tmp_path / "red.gpkg"
+    gpd.GeoDataFrame({"红线名称": ["安居红线"]}, geometry=[shapely.box(
+        lf.X0, lf.Y0, lf.X0 + 150, lf.Y0 + 100)], crs=lf.CRS).to_file(red)
+    run_cli("import", ws, "redline", red)
+    tr = Transformer.from_crs(lf.CRS, "EPSG:4490", always_xy=True)
+    x, y = tr.transform(lf.X0 + 120, lf.Y0 + 60)
+    argv = ("check", ws, "--lonlat", f"{x},{y}", "--radius", "30", "--category", "urban",
+            "--format", "json")
+    first = json.loads(run_cli(*argv)[1])["sites"][0]
+    siting_cache._MEMO.clear()
+    assert list(siting_cache.cache_dir(ws).glob("siting-*.npz"))
+    again = json.loads(run_cli(*argv)[1])["sites"][0]
+    assert again["landuse"] == first["landuse"] and len(first["landuse"]) >= 2
+    hit = next(h for h in again["hits"] if h["kind"] == "redline")
+    assert hit["names"] == ["安居红线"] and hit["name"] == "安居红线"

@@ -43,7 +43,11 @@ def run(args) -> int:
         warnings.simplefilter("always")
         ws, layers = load_target(args.target, names=args.layers, kind=args.kind, crs=args.crs,
                                  encoding=args.encoding)
-        all_layers = layers if ws is None else load_target(args.target)[1]
+        all_layers = layers  # --by may name a layer not asked for: read only those, once
+        if args.by and ws is not None:
+            others = [n for n in ws.names() if n not in {lyr.name for lyr in layers}]
+            if others:
+                all_layers = layers + load_target(args.target, names=others)[1]
         rows = layer_area_rows(layers, unit=unit, method=args.method)
         by_rows = []
         lu_rows = []

@@ -6,13 +6,11 @@ import warnings
 from pathlib import Path
 
 from ecogis.errors import InputError
-from ecogis.report import emit, format_table, nonnegative_float, to_json
+from ecogis.report import emit, format_table, nonnegative_float, positive_int
 from ecogis.rules import VERDICT_ZH, VERDICTS, load_rulebook
 from ecogis.siting import (
-    FARMLAND_KIND,
-    LANDUSE_KIND,
     METHODS,
-    SitingEngine,
+    engine_for,
     read_sites,
     sites_from_lonlat,
     sites_from_wkt,
@@ -47,8 +45,15 @@ def register(sub) -> None:
                    help="override a rule parameter, e.g. anju_setback_outer_m=12 (repeatable)")
     p.add_argument("--method", choices=METHODS, default="ellipsoidal",
                    help="area method (default ellipsoidal)")
-    p.add_argument("--format", choices=["table", "json", "md", "html"], default="table",
-                   help="output format (md/html: the 合规性审查 report)")
+    p.add_argument("--format", choices=["table", "json", "md", "html", "jsonl"],
+                   default="table", help="output format (md/html: the 合规性审查 report; "
+                   "jsonl: one site per line, streamed)")
+    p.add_argument("--geometry", action="store_true",
+                   help="echo each site's geometry (lon/lat GeoJSON) in json/jsonl; always "
+                   "done for --wkt/--lonlat sites, which have no file to refer back to")
+    p.add_argument("--chunk", type=positive_int, default=20_000, metavar="N",
+                   help="json/jsonl: check and write the sites N at a time (bounded memory; "
+                   "default 20000)")
     p.add_argument("--output", "-o", metavar="FILE", help="write the output to FILE")
     p.add_argument("--map", metavar="OUT.html", help="also write a self-contained HTML map")
     p.add_argument("--fail-on", choices=["forbidden", "conditional", "warn"],
@@ -119,14 +124,10 @@ def run(args) -> int:
                                "rulebook: national baseline only")
         else:
             rulebook = load_rulebook(region, params=params)
-        needed = set(rulebook.kinds_used) | {FARMLAND_KIND, LANDUSE_KIND}
-        layers = {info.name: (info.kind, ws.read(info.name)) for info in ws.layers()
-                  if info.kind in needed}
-        if not layers:
-            raise InputError("the workspace has no layer the rulebook applies to "
-                             f"(kinds {', '.join(sorted(needed))})", file=args.workspace,
-                             fix="import control lines with `ecogis import WS KIND FILE`")
-        engine = SitingEngine(layers, rulebook)
+        engine = engine_for(ws, rulebook)
+        layers = engine.layers
+        if args.format in ("json", "jsonl") and not args.map:
+            return _stream(args, engine, sites_gdf, sites_file, caught, region_note)
         result = engine.check(sites_gdf, category=args.category, width_m=args.width,
                               radius_m=args.radius, method=args.method, file=sites_file)
     notes = [str(w.message) for w in caught]
@@ -137,7 +138,7 @@ def run(args) -> int:
     result.synthetic = bool(ws.meta.get("synthetic")) or any(
         i.synthetic for i in ws.layers() if i.name in layers)
     result.sites_file = str(sites_file) if sites_file else None
-    text = _render(result, args.format)
+    text = _render(result, args.format, geometry=bool(args.geometry) or sites_file is None)
     if args.output:
         Path(args.output).write_text(text + "\n", encoding="utf-8")
     else:
@@ -163,9 +164,87 @@ def _names_text(h, limit: int = 3) -> str:
     return text + (f" 等 {n} 个" if n > max(len(h.names[:limit]), 1) else "")
 
 
-def _render(result, fmt: str) -> str:
-    if fmt == "json":
-        return to_json(result.as_dict())
+def _stream(args, engine, sites_gdf, sites_file, caught, region_note) -> int:
+    """json/jsonl: check the sites a chunk at a time and write each chunk's sites at once."""
+    import contextlib
+    import sys
+
+    from ecogis.crs import crs_label
+    from ecogis.jsonstream import Stream, write_document, write_lines
+    from ecogis.rules import SEVERITY
+
+    geometry = bool(args.geometry) or sites_file is None
+    chunks = engine.check_chunks(sites_gdf, chunk=args.chunk, category=args.category,
+                                 width_m=args.width, radius_m=args.radius, method=args.method,
+                                 file=sites_file)
+    first = next(chunks)
+    counts = dict.fromkeys(VERDICTS, 0)
+    totals = {"farmland_m2": 0.0, "compensation_m2": 0.0}
+    not_evaluated: dict[str, dict] = {}
+
+    def sites():
+        import itertools
+
+        from ecogis.progress import bar
+
+        with bar(len(sites_gdf), desc="checking sites", unit="site") as progress:
+            for res in itertools.chain([first], chunks):
+                progress.update(len(res.sites))
+                yield from _tally(res)
+
+    def _tally(res):
+        for k, v in res.counts().items():
+            counts[k] += v
+        totals["farmland_m2"] += float(sum(x.farmland_m2 for x in res.sites))
+        totals["compensation_m2"] += float(sum(x.compensation_m2 for x in res.sites))
+        for n in res.not_evaluated:
+            not_evaluated.setdefault(n["rule"], n)
+        return res.site_dicts(geometry=geometry)
+
+    with contextlib.ExitStack() as stack:
+        out = (stack.enter_context(open(args.output, "w", encoding="utf-8")) if args.output
+               else sys.stdout)
+        if args.format == "jsonl":
+            write_lines(sites(), out)
+        else:
+            def tail():
+                notes = ([region_note] if region_note else []) + [str(w.message) for w in caught]
+                worst = [v for v in VERDICTS if counts[v]]
+                return {"verdict": worst[0] if worst else "allowed", "counts": counts,
+                        "not_evaluated": list(not_evaluated.values()), **totals,
+                        "warnings": notes}
+
+            write_document(_Doc({
+                "workspace": str(args.workspace), "sites_file": sites_file,
+                "unit": "m2", "method": args.method, "distance_unit": "m",
+                "distance_crs": crs_label(first.crs), "crs": "EPSG:4490",
+                "rulebook": first.rulebook, "layers": first.layers,
+                "sites": Stream(sites())}, tail), out)
+    if args.fail_on and any(counts[v] for v in VERDICTS
+                            if SEVERITY[v] >= SEVERITY[args.fail_on]):
+        return 1
+    return 0
+
+
+class _Doc(dict):
+    """A document whose last keys are computed after the streamed ones were written."""
+
+    def __init__(self, head: dict, tail) -> None:
+        super().__init__(head)
+        self._tail = tail
+
+    def items(self):
+        yield from super().items()
+        yield from self._tail().items()
+
+
+def _render(result, fmt: str, *, geometry: bool = True) -> str:
+    if fmt in ("json", "jsonl"):
+        from ecogis.jsonstream import dumps
+
+        if fmt == "jsonl":
+            return "\n".join(dumps(d) for d in result.site_dicts(geometry=geometry))
+        return dumps(result.as_dict(geometry=geometry))
     if fmt in ("md", "html"):
         from ecogis.siting_report import render_html, render_markdown
 
