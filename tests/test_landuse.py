@@ -238,3 +238,23 @@ def test_check_from_the_disk_cache_keeps_names_and_landuse(run_cli, tmp_path):
     assert again["landuse"] == first["landuse"] and len(first["landuse"]) >= 2
     hit = next(h for h in again["hits"] if h["kind"] == "redline")
     assert hit["names"] == ["安居红线"] and hit["name"] == "安居红线"
+
+
+def test_occupation_dissolves_a_self_overlapping_landuse_layer(run_cli, tmp_path):
+    """Two 旱地 parcels overlapping each other (bad data) count their overlap once."""
+    a = shapely.box(lf.X0, lf.Y0, lf.X0 + 100, lf.Y0 + 100)
+    b = shapely.box(lf.X0 + 50, lf.Y0, lf.X0 + 150, lf.Y0 + 100)
+    src = tmp_path / "dup.gpkg"
+    gpd.GeoDataFrame({"DLBM": ["0103", "0103"], "DLMC": ["旱地", "旱地"], "KCXS": [0.1, 0.1]},
+                     geometry=[a, b], crs=lf.CRS).to_file(src)
+    ws = tmp_path / "ws.gpkg"
+    _import(run_cli, ws, src)
+    site = shapely.box(lf.X0 + 25, lf.Y0 + 25, lf.X0 + 125, lf.Y0 + 75)
+    ll = gpd.GeoSeries([shapely.segmentize(site, 1.0)], crs=lf.CRS).to_crs(4490).iloc[0]
+    code, out, err = run_cli("check", ws, "--wkt", ll.wkt, "--category", "urban",
+                             "--format", "json")
+    assert code == 0, err
+    (row,) = json.loads(out)["sites"][0]["landuse"]
+    want = ref_area_m2(ll)  # the site lies inside a ∪ b
+    assert row["area_m2"] == pytest.approx(want, rel=1e-6)
+    assert row["tiankan_m2"] == pytest.approx(0.1 * want, rel=1e-6)
