@@ -258,3 +258,22 @@ def test_occupation_dissolves_a_self_overlapping_landuse_layer(run_cli, tmp_path
     want = ref_area_m2(ll)  # the site lies inside a ∪ b
     assert row["area_m2"] == pytest.approx(want, rel=1e-6)
     assert row["tiankan_m2"] == pytest.approx(0.1 * want, rel=1e-6)
+
+
+def test_areas_by_dlmc_dissolves_overlapping_parcels(run_cli, tmp_path):
+    a = shapely.box(lf.X0, lf.Y0, lf.X0 + 100, lf.Y0 + 100)
+    b = shapely.box(lf.X0 + 50, lf.Y0, lf.X0 + 150, lf.Y0 + 100)
+    src = tmp_path / "dup.gpkg"
+    gpd.GeoDataFrame({"DLBM": ["0103", "0103"], "DLMC": ["旱地", "旱地"], "KCXS": [0.1, 0.1]},
+                     geometry=[a, b], crs=lf.CRS).to_file(src)
+    ws = tmp_path / "ws.gpkg"
+    _import(run_cli, ws, src)
+    code, out, err = run_cli("areas", ws, "--by", "DLMC", "--unit", "m2", "--format", "json")
+    assert code == 0, err
+    d = json.loads(out)
+    dry = next(r for r in d["by"] if r["dlbm"] == "0103")
+    union = gpd.GeoSeries([shapely.segmentize(shapely.union_all([a, b]), 1.0)],
+                          crs=lf.CRS).to_crs(4490).iloc[0]
+    assert dry["gross_m2"] == pytest.approx(ref_area_m2(union), rel=1e-7)
+    assert dry["deducted_m2"] == pytest.approx(0.1 * dry["gross_m2"], rel=1e-9)
+    assert any("overlap" in w for w in d["warnings"])
