@@ -152,18 +152,6 @@ def run(args) -> int:
     return 0
 
 
-def _names_text(h, limit: int = 3) -> str:
-    """``甲、乙、丙 等 7 个`` from a hit's feature names (its first id when none has a name)."""
-    n = len(h.features)
-    if h.names:
-        text = "、".join(h.names[:limit])
-    elif h.feature is not None:
-        text = str(h.feature)
-    else:
-        return "—"
-    return text + (f" 等 {n} 个" if n > max(len(h.names[:limit]), 1) else "")
-
-
 def _stream(args, engine, sites_gdf, sites_file, caught, region_note) -> int:
     """json/jsonl: check the sites a chunk at a time and write each chunk's sites at once."""
     import contextlib
@@ -236,6 +224,18 @@ class _Doc(dict):
     def items(self):
         yield from super().items()
         yield from self._tail().items()
+
+
+def _names_text(h, limit: int = 3) -> str:
+    """``甲、乙、丙 等 7 个`` from a hit's feature names (its first id when none has a name)."""
+    n = len(h.features)
+    if h.names:
+        text = "、".join(h.names[:limit])
+    elif h.feature is not None:
+        text = str(h.feature)
+    else:
+        return "—"
+    return text + (f" 等 {n} 个" if n > max(len(h.names[:limit]), 1) else "")
 
 
 def _render(result, fmt: str, *, geometry: bool = True) -> str:
