@@ -248,3 +248,15 @@ def test_water_source_level_values_read_through_value_aliases(run_cli, tmp_path,
     g = Workspace.open(tmp_path / "ws.gpkg").read("water_source")
     assert g["level"].tolist() == [level]
     assert str(gpd.read_file(tmp_path / "ws.gpkg", layer="water_source")["级别"][0]) == str(value)
+
+
+def test_topology_names_overlapping_parcels_by_bsm(run_cli, tmp_path):
+    src = _write(tmp_path, {"BSM": [5109040001, 5109040002]}, "farm.gpkg",
+                 geoms=[shapely.box(105.44, 30.33, 105.45, 30.34),
+                        shapely.box(105.445, 30.33, 105.455, 30.34)])
+    run_import(tmp_path / "ws.gpkg", "farmland", src)
+    code, out, err = run_cli("topology", tmp_path / "ws.gpkg", "--layer", "farmland",
+                             "--format", "json")
+    issues = [i for i in json.loads(out)["issues"] if i["type"] == "self_overlap"]
+    assert len(issues) == 1, (out, err)
+    assert {issues[0]["name_a"], issues[0]["name_b"]} == {"5109040001", "5109040002"}
