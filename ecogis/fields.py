@@ -119,20 +119,20 @@ def resolve_field_map(columns: Sequence[str], kind: Kind, *,
 
 
 def apply_roles(gdf: gpd.GeoDataFrame, field_map: Mapping[str, str],
-                kind: Kind | None = None) -> gpd.GeoDataFrame:
+                kind: Kind | None = None, *, copy: bool = True) -> gpd.GeoDataFrame:
     """Return ``gdf`` with each role of ``field_map`` as a column beside its source field.
 
     With ``kind``, a role with ``value_aliases`` (kinds.toml: 一级保护区 -> 一级) reads the
     source values through them (only when the role is a column of its own: a source field
     named like the role is never rewritten). The names of the columns added are kept in
     ``gdf.attrs[ADDED_ATTR]`` (so a write can drop them again); a role whose source field is
-    missing is skipped.
+    missing is skipped. ``copy=False`` adds the columns to ``gdf`` itself.
     """
     va = kind.value_aliases if kind is not None else {}
     added = [r for r, src in field_map.items() if r != src and src in gdf.columns]
     if not added:
         return gdf
-    out = gdf.copy()
+    out = gdf.copy() if copy else gdf
     for r in added:
         col = out[field_map[r]]
         if r in va:

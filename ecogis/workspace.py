@@ -417,7 +417,7 @@ class Workspace:
                                             [c for c in gdf.columns if c != gdf.geometry.name])
             reg = load_kinds()
             kind = row.get("kind") or "generic"
-            gdf = apply_roles(gdf, fmap, reg.kinds.get(kind))
+            gdf = apply_roles(gdf, fmap, reg.kinds.get(kind), copy=False)  # gdf is a copy
         return gdf
 
     def read_kind(self, kind: str) -> list[tuple[str, gpd.GeoDataFrame]]:
