@@ -173,8 +173,9 @@ def class_areas(gdf: gpd.GeoDataFrame, *, layer: str, by: str = "DLMC", unit: st
     coef, dcode = deduction(gdf, layer=layer)
     measured = measure_area(gdf, method) if len(gdf) else np.zeros(0)
     gross_of = _dissolved_by_class(gdf, codes, measured, method, layer)
-    scale = np.array([gross_of[c] / r if (r := measured[codes == c].sum()) > 0 else 1.0
-                      for c in codes]) if len(codes) else np.zeros(0)
+    raw_of = {c: float(measured[codes == c].sum()) for c in gross_of}
+    factor = {c: gross_of[c] / raw_of[c] if raw_of[c] > 0 else 1.0 for c in gross_of}
+    scale = np.array([factor[c] for c in codes], dtype=float)
     deducted = measured * coef * scale
     tb, kc, tbdl = (_numeric(gdf, r) for r in ("declared_area", "deduct_area", "net_area"))
     label = _names_by_code(codes, names)
