@@ -517,6 +517,7 @@ class Workspace:
         encoding: str | None = None,
         layer: str | None = None,
         fields: dict[str, str] | None = None,
+        towgs84: str | None = None,
     ) -> ImportReport:
         """Read a data file with :func:`ecogis.io.read_vector` and store it as a layer.
 
@@ -526,13 +527,15 @@ class Workspace:
         from ecogis.io import read_vector
 
         k = load_kinds()[kind]
-        gdf, rep = read_vector(path, layer, crs=crs, encoding=encoding, kind=k, fields=fields)
+        gdf, rep = read_vector(path, layer, crs=crs, encoding=encoding, kind=k, fields=fields,
+                               towgs84=towgs84)
+        extra = {"provenance": rep.provenance} if rep.provenance else None
         lname = name or k.id
         replaced = self.write(
             lname, gdf, k.id, source=Path(rep.source).name, source_layer=rep.layer,
             sha256=rep.sha256, crs_source=rep.crs_source, encoding=rep.encoding,
             encoding_source=rep.encoding_source, repairs=rep.repairs.as_dict(),
-            field_map=rep.field_map,
+            field_map=rep.field_map, extra=extra,
         )
         return ImportReport(workspace=str(self.path), name=lname, kind=k.id, replaced=replaced,
                             read=rep)
