@@ -22,12 +22,22 @@ def _ref_areas(gdf: gpd.GeoDataFrame) -> np.ndarray:
     return np.array([ref_area_m2(g) for g in dense.to_crs(4490)])
 
 
-@pytest.fixture(params=["shp", "gpkg"])
+@pytest.fixture(params=["shp", "gpkg", "gdb"])
 def dltb(request, tmp_path):
-    """(workspace, layer name, source parcels with pinyin names) for each real file format."""
+    """(workspace, source file, source parcels with pinyin names) for each real file format."""
+    if request.param == "gdb":
+        src = f"{lf.write_gdb(tmp_path)}:DLTB"
+        ws = tmp_path / "ws.gpkg"
+        return ws, _Src(src), lf.parcels()
     src = lf.write_shapefile(tmp_path) if request.param == "shp" else lf.write_gpkg(tmp_path)
     ws = tmp_path / "ws.gpkg"
     return ws, src, lf.parcels()
+
+
+class _Src(str):
+    """A ``x.gdb:LAYER`` source: pinyin field names like the shapefile."""
+
+    suffix = ".shp"  # the tests' "pinyin names" branch
 
 
 def _import(run_cli, ws, src):
