@@ -7,7 +7,7 @@ import warnings
 from ecogis.areas import areas_by_field, areas_by_zones, layer_area_rows, zone_layer
 from ecogis.landuse import LANDUSE_KIND, class_areas, is_landuse_by
 from ecogis.measure import METHODS
-from ecogis.report import add_format_argument, emit, format_csv, format_table, plain, to_json
+from ecogis.report import add_format_argument, emit, format_table, plain, to_json
 from ecogis.units import AREA_UNITS, area_unit
 from ecogis.workspace import load_target
 
@@ -33,7 +33,9 @@ def register(sub) -> None:
     p.add_argument("--kind", help="kind of a plain data file (default generic)")
     p.add_argument("--crs", help="CRS of a plain data file without one")
     p.add_argument("--encoding", help="encoding of a plain data file")
-    add_format_argument(p)
+    add_format_argument(p, choices=("table", "json", "csv", "xlsx"))
+    p.add_argument("--output", "-o", metavar="FILE", help="write csv/xlsx to FILE (csv: one "
+                   "file per table, FILE then FILE-stem.by_<by>.csv)")
     p.set_defaults(func=run)
 
 
@@ -84,25 +86,27 @@ def run(args) -> int:
             ("area", f"area ({unit})"), ("area_raw_sum", f"raw sum ({unit})"),
             ("self_overlap", f"self-overlap ({unit})"), ("crs", "CRS")]
     data = [plain(r) for r in rows]
-    if args.format == "csv":
-        emit(format_csv(data, cols + [("method", "method"), ("unit", "unit")]))
-        if by_rows:
-            emit(format_csv([plain(r) for r in by_rows],
-                            [("layer", "layer"), ("by", "by"), ("zone", "zone"), ("area", "area"),
-                             ("unit", "unit"), ("method", "method")]))
-        if lu_rows:
-            emit(format_csv([plain(r) for r in lu_rows], _LANDUSE_COLS + [
-                ("gross_m2", "gross_m2"), ("deducted_m2", "deducted_m2"),
-                ("added_m2", "added_m2"), ("area_m2", "area_m2"), ("unit", "unit"),
-                ("method", "method")]))
+    if args.format in ("csv", "xlsx"):
+        from ecogis.reports.output import write_book
+        from ecogis.reports.tables import areas_book
+
+        book = areas_book(rows, by_rows, unit=unit, by=args.by,
+                          method_label=rows[0].method_label if rows else args.method,
+                          target=str(args.target), landuse_rows=lu_rows)
+        for p in write_book(book, args.format, args.output):
+            emit(f"wrote {p}")
         return 0
     title = f"Areas — {rows[0].method_label if rows else args.method}, unit {unit}"
     emit(format_table(data, cols, title=title))
     if by_rows:
+        from ecogis.reports.model import UNIT_DIGITS
+        from ecogis.reports.tables import zone_tables
+
+        pivot = zone_tables([plain(r) for r in by_rows], data, unit=unit, by=args.by)[0]
         emit("")
-        emit(format_table([plain(r) for r in by_rows],
-                          [("layer", "layer"), ("zone", args.by), ("area", f"area ({unit})"),
-                           ("share_of_layer", "share of layer")]))
+        emit(format_table([{c.key: c.value(r) for c in pivot.columns} for r in pivot.rows],
+                          [(c.key, c.label) for c in pivot.columns],
+                          digits=UNIT_DIGITS.get(unit, 4), title=pivot.title))
     if lu_rows:
         emit("")
         emit(format_table([plain(r) for r in lu_rows], _LANDUSE_COLS,

@@ -223,8 +223,40 @@ def hook_siting(ctx: Context) -> Section:
     cols = [("id", "site"), ("name", "name"), ("category", "category"), ("verdict", "verdict"),
             ("farmland_m2", "farmland (m²)"), ("landuse", "压占 by 地类 (landuse)"),
             ("hits", "rules hit")]
+    result.workspace = str(ctx.ws.path)
+    result.synthetic = True
+    data = result.as_dict()
+    data["reports"], notes = write_reports(result, Path(ctx.args.out), ctx.region)
     return Section("siting", "Siting check of the sample sites (ecogis.siting)", rows, cols,
-                   data=result.as_dict())
+                   data=data, notes=notes)
+
+
+def write_reports(result, out: Path, region: str) -> tuple[dict[str, str], list[str]]:
+    """Write the 用地预审 report of the sample sites as OUT/REGION-review.docx and .pdf.
+
+    A report whose renderer is missing (python-docx, Chromium) is skipped with a note.
+    """
+    from ecogis.errors import InputError
+
+    done: dict[str, str] = {}
+    notes: list[str] = []
+    for fmt in ("docx", "pdf"):
+        path = out / f"{region}-review.{fmt}"
+        try:
+            if fmt == "docx":
+                from ecogis.reports.docx import write_docx
+
+                write_docx(result, path)
+            else:
+                from ecogis.reports.pdf import write_pdf
+
+                write_pdf(result, path)
+        except InputError as exc:
+            notes.append(f"{fmt} report skipped: {exc}")
+            continue
+        done[fmt] = str(path)
+        notes.append(f"用地预审 report written to {path}")
+    return done, notes
 
 
 def hook_landuse(ctx: Context) -> Section:

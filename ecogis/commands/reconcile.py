@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
 from ecogis.errors import InputError
 from ecogis.measure import METHODS
 from ecogis.reconcile import MISMATCH, reconcile
-from ecogis.report import add_format_argument, emit, format_csv, format_table, plain, to_json
+from ecogis.report import add_format_argument, emit, format_table, plain, to_json
 
 _SYMBOL = {"eq": "", "ge": "≥", "le": "≤"}
 
@@ -55,7 +54,8 @@ def register(sub) -> None:
     p.add_argument("--tolerance-m2", type=float, metavar="M2",
                    help="per-parcel mode: allowed |measured − declared| per parcel, m² "
                    "(default 0.1)")
-    add_format_argument(p)
+    add_format_argument(p, choices=("table", "json", "csv", "xlsx"))
+    p.add_argument("--output", "-o", metavar="FILE", help="write csv/xlsx to FILE")
     p.set_defaults(func=run)
 
 
@@ -125,8 +125,20 @@ def run_parcels(args, ws, layers) -> int:
             "mismatches": mism,
         }))
         return code
-    if args.format == "csv":
-        emit(format_csv(mism, _PARCEL_COLUMNS))
+    if args.format in ("csv", "xlsx"):
+        from ecogis.reports.model import Col, Table, Workbook
+        from ecogis.reports.output import write_book
+
+        cols = [Col("layer", "图层"), Col("bsm", "标识码 BSM"), Col("id", "要素号", "int"),
+                Col("declared", "申报面积 (m²)", "number", digits=2),
+                Col("measured", "量算面积 (m²)", "number", digits=2),
+                Col("difference", "差值 (m²)", "number", digits=2), Col("status", "状态")]
+        book = Workbook([Table("逐图斑核对", f"逐图斑面积核对（{checks[0].method_label if checks else args.method}，"
+                               f"容差 {tol:g} m²）", cols, mism)],
+                        notes=[("面积方法", checks[0].method_label if checks else args.method),
+                               ("容差", f"{tol:g} m²")])
+        for p in write_book(book, args.format, args.output):
+            emit(f"wrote {p}")
         return code
     for c in checks:
         emit(f"Reconcile {c.layer}: declared {c.area_field} against measured area per parcel — "
@@ -171,11 +183,12 @@ def run(args) -> int:
         emit(to_json(d))
         return code
     rows = [plain(r.as_dict()) for r in result.rows]
-    if args.format == "csv":
-        for r in rows:
-            r["filter"] = json.dumps(r["filter"], ensure_ascii=False) if r["filter"] else ""
-            r["layers"] = ";".join(r["layers"])
-        emit(format_csv(rows, _CSV_COLUMNS))
+    if args.format in ("csv", "xlsx"):
+        from ecogis.reports.output import write_book
+        from ecogis.reports.tables import reconcile_book
+
+        for p in write_book(reconcile_book(result), args.format, args.output):
+            emit(f"wrote {p}")
         return code
     t = result.territory
     terr = "not measured" if t["m2"] is None else f"{t['m2'] / 1e6:,.3f} km² from {t['source']}"
