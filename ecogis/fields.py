@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ecogis.errors import InputError
 from ecogis.kinds import Kind, KindRegistry, load_kinds
 
-if TYPE_CHECKING:  # the geo stack is imported on first use (`ecogis layers` runs without it)
+if TYPE_CHECKING:  # the geo stack is imported where it is used (`ecogis layers` needs none)
     import geopandas as gpd
     import numpy as np
     import pandas as pd
@@ -118,18 +118,27 @@ def resolve_field_map(columns: Sequence[str], kind: Kind, *,
     return {r: fmap[r] for r in roles if r in fmap}
 
 
-def apply_roles(gdf: gpd.GeoDataFrame, field_map: Mapping[str, str]) -> gpd.GeoDataFrame:
+def apply_roles(gdf: gpd.GeoDataFrame, field_map: Mapping[str, str],
+                kind: Kind | None = None, *, copy: bool = True) -> gpd.GeoDataFrame:
     """Return ``gdf`` with each role of ``field_map`` as a column beside its source field.
 
-    The names of the columns added are kept in ``gdf.attrs[ADDED_ATTR]`` (so a write can drop
-    them again); a role whose source field is missing is skipped.
+    With ``kind``, a role with ``value_aliases`` (kinds.toml: 一级保护区 -> 一级) reads the
+    source values through them (only when the role is a column of its own: a source field
+    named like the role is never rewritten). The names of the columns added are kept in
+    ``gdf.attrs[ADDED_ATTR]`` (so a write can drop them again); a role whose source field is
+    missing is skipped. ``copy=False`` adds the columns to ``gdf`` itself.
     """
+    va = kind.value_aliases if kind is not None else {}
     added = [r for r, src in field_map.items() if r != src and src in gdf.columns]
     if not added:
         return gdf
-    out = gdf.copy()
+    out = gdf.copy() if copy else gdf
     for r in added:
-        out[r] = out[field_map[r]]
+        col = out[field_map[r]]
+        if r in va:
+            table = va[r]
+            col = col.map(lambda v, t=table: t.get(_text(v) or "", v) if v is not None else v)
+        out[r] = col
     out.attrs[ADDED_ATTR] = list(added)
     return out
 
@@ -145,11 +154,14 @@ def strip_roles(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _text(v: Any) -> str | None:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    if v is None:
         return None
-    if (isinstance(v, float) or getattr(getattr(v, "dtype", None), "kind", "") == "f") \
-            and float(v).is_integer():
-        v = int(v)  # 1234.0 (a float column, numpy or not) is the code 1234
+    if isinstance(v, float) or type(v).__name__.startswith("float"):
+        f = float(v)
+        if math.isnan(f):
+            return None
+        if f.is_integer():
+            v = int(f)
     s = str(v).strip()
     return s or None
 

@@ -142,7 +142,7 @@ def _map_fields(gdf: gpd.GeoDataFrame, kind: Kind, explicit: dict[str, str] | No
     fmap = resolve_field_map(list(gdf.columns.drop(gdf.geometry.name)), kind, explicit=explicit,
                              file=file, layer=layer)
     mapped = {src: role for role, src in fmap.items() if src != role}
-    return apply_roles(gdf, fmap), fmap, mapped
+    return apply_roles(gdf, fmap, kind), fmap, mapped
 
 
 def check_fields(gdf: gpd.GeoDataFrame, kind: Kind, *, file: str | None = None,

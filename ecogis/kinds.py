@@ -20,7 +20,7 @@ GEOMETRY_CLASSES = {
 
 _KEYS = {
     "name_zh", "name_en", "code", "geometry", "coverage", "required", "optional", "public",
-    "color", "fill_opacity", "values", "groups", "aliases",
+    "color", "fill_opacity", "values", "groups", "aliases", "value_aliases",
 }
 
 
@@ -43,6 +43,8 @@ class Kind:
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: role -> source field names that fill it, in order of preference (kinds.toml)
     aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: role -> {source value: allowed value} (``[kinds.ID.value_aliases.ROLE]``)
+    value_aliases: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def geom_types(self) -> tuple[str, ...]:
@@ -123,6 +125,14 @@ def _parse(raw: dict, source: Path) -> KindRegistry:
             if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
                 raise DataFileError(f"kind {kid!r}: aliases.{role} must be a list of strings",
                                     file=str(source), fix='write e.g. name = ["名称", "MC"]')
+        vals = spec.get("values", {})
+        for role, table in spec.get("value_aliases", {}).items():
+            bad = [v for v in table.values() if v not in vals.get(role, ())]
+            if bad:
+                raise DataFileError(
+                    f"kind {kid!r}: value_aliases.{role} maps to {bad[0]!r}, not one of "
+                    f"values.{role}", file=str(source), fix="map each source value to an "
+                    "allowed value")
         kinds[kid] = Kind(
             id=kid,
             name_zh=spec["name_zh"],
@@ -138,6 +148,8 @@ def _parse(raw: dict, source: Path) -> KindRegistry:
             values={k: tuple(v) for k, v in spec.get("values", {}).items()},
             groups={k: tuple(v) for k, v in spec.get("groups", {}).items()},
             aliases={k: tuple(v) for k, v in aliases.items()},
+            value_aliases={k: {str(a): str(b) for a, b in v.items()}
+                           for k, v in spec.get("value_aliases", {}).items()},
         )
     return KindRegistry(kinds=kinds, aliases=dict(raw.get("aliases", {})), source=source,
                         roles=dict(raw.get("roles", {})))

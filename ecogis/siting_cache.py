@@ -103,6 +103,7 @@ def _load(path: Path, ws, rulebook, threads):
     import shapely
     from pyproj import CRS
 
+    from ecogis.fields import apply_roles
     from ecogis.siting import LayerIndex, SitingEngine
 
     with np.load(path, allow_pickle=False) as z:
@@ -117,14 +118,13 @@ def _load(path: Path, ws, rulebook, threads):
             attrs = pyogrio.read_dataframe(ws._target, layer=lm["name"], read_geometry=False,
                                            fid_as_index=True)
             attrs.index.name = "fid"
-            from ecogis.fields import apply_roles  # the roles ws.read adds (name, land_code ...)
-
-            attrs = apply_roles(attrs, ws.info(lm["name"]).field_map)
+            kind = rulebook.kinds[lm["kind"]]
+            attrs = apply_roles(attrs, ws.info(lm["name"]).field_map, kind)  # 名称 -> name ...
             fids = z[f"{i}_fids"]
             if len(attrs) != len(fids) or not np.array_equal(attrs.index.to_numpy(), fids):
                 return None  # the workspace changed under the same key: rebuild
             layers[lm["name"]] = LayerIndex(
-                name=lm["name"], kind=rulebook.kinds[lm["kind"]], gdf=attrs, feature_ids=fids,
+                name=lm["name"], kind=kind, gdf=attrs, feature_ids=fids,
                 geoms=geoms, parts=parts, part_feature=z[f"{i}_owner"],
                 part_area=z[f"{i}_area"], tree=shapely.STRtree(parts),
                 overlaps=z[f"{i}_overlaps"] if f"{i}_overlaps" in z.files else None,
@@ -141,7 +141,8 @@ def engine_for(workspace, rulebook=None, *, region: str | None = None,
                disk: bool | None = None):
     """Return a :class:`~ecogis.siting.SitingEngine` for ``workspace`` (path or Workspace).
 
-    The layers are those whose kind the rulebook uses, plus farmland (for the 补划 totals).
+    The layers are those whose kind the rulebook uses, plus farmland (for the 补划 totals) and
+    landuse (for 压占 by 地类).
     ``rulebook`` defaults to :func:`ecogis.rules.load_rulebook` of ``region`` (else the
     workspace's region, else the national baseline) with ``params``. The layer indexes are
     reused while the workspace file is unchanged: from this process's memo, else from the

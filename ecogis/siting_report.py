@@ -178,7 +178,7 @@ def render_markdown(result) -> str:
             "、".join(f"{VERDICT_ZH[v]}（{v}）{counts[v]} 个" for v in VERDICTS) + "。", "",
             format_markdown(_summary_rows(result), _SUMMARY_COLS, digits=1), ""]
     for s in result.sites:
-        if not s.hits and not s.extra.get("declared_area"):
+        if not s.hits and not s.extra.get("declared_area") and not s.extra.get("landuse"):
             continue
         title = f"## 项目 {s.id}" + (f"（{s.name}）" if s.name else "")
         out += [title, "",
@@ -460,7 +460,8 @@ def render_html(result, *, max_maps: int = MAX_SITE_MAPS, embed_map: bool = True
                              numeric=("area", "farmland", "comp", "hits")))
     drawn = 0
     for i, s in enumerate(result.sites):
-        if not s.hits and len(result.sites) > 1 and not s.extra.get("declared_area"):
+        if not s.hits and len(result.sites) > 1 and not s.extra.get("declared_area") \
+                and not s.extra.get("landuse"):
             continue
         parts.append(f"<h2>项目 {html.escape(str(s.id))}"
                      + (f"（{html.escape(s.name)}）" if s.name else "")

@@ -79,10 +79,12 @@ def _fid(gdf: gpd.GeoDataFrame, pos) -> object:
 
 
 def _name(gdf: gpd.GeoDataFrame, pos) -> str | None:
-    if pos is None or "name" not in gdf.columns:
+    """A feature's name from the layer's field roles: name, else BSM, 图斑编号, code."""
+    from ecogis.fields import feature_labels
+
+    if pos is None:
         return None
-    v = gdf["name"].iloc[int(pos)]
-    return None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+    return feature_labels(gdf.iloc[[int(pos)]])[0]
 
 
 def _self_overlaps(parts: np.ndarray, pos: np.ndarray, candidates: np.ndarray | None,

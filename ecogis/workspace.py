@@ -544,7 +544,7 @@ class Workspace:
         fmap = extra.get("field_map")
         if not isinstance(fmap, dict):
             fmap = self._resolve_fields(name, row.get("kind") or None,
-                                        [f for f in pinfo.get("fields", [])])
+                                        self._columns(name))
         return LayerInfo(
             name=name,
             kind=row.get("kind") or None,
@@ -564,6 +564,16 @@ class Workspace:
             extra=extra,
             field_map=dict(fmap),
         )
+
+    def _columns(self, name: str) -> list[str]:
+        """Attribute column names of a feature table (SQLite, no GDAL)."""
+        quoted = '"' + name.replace('"', '""') + '"'
+        with closing(self._sql()) as con:
+            cols = [str(r[1]) for r in con.execute(f"PRAGMA table_info({quoted})")]
+        with closing(self._sql()) as con:
+            geom = {str(r[0]) for r in con.execute(
+                "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (name,))}
+        return [c for c in cols if c not in geom and c != "fid"]
 
     @staticmethod
     def _resolve_fields(name: str, kind: str | None, columns: list[str]) -> dict[str, str]:
@@ -622,7 +632,9 @@ class Workspace:
             if not isinstance(fmap, dict):
                 fmap = self._resolve_fields(name, row.get("kind") or None,
                                             [c for c in gdf.columns if c != gdf.geometry.name])
-            gdf = apply_roles(gdf, fmap)
+            reg = load_kinds()
+            kind = row.get("kind") or "generic"
+            gdf = apply_roles(gdf, fmap, reg.kinds.get(kind), copy=False)  # gdf is a copy
         return gdf
 
     def read_kind(self, kind: str) -> list[tuple[str, gpd.GeoDataFrame]]:

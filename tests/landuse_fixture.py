@@ -94,3 +94,19 @@ def write_gpkg(folder: Path) -> Path:
     p = Path(folder) / "dltb_zh.gpkg"
     parcels().rename(columns=ZH).to_file(p, layer="DLTB", driver="GPKG")
     return p
+
+
+def write_gdb(folder: Path) -> Path:
+    """Write ``sandiao.gdb`` (a File Geodatabase folder, the normal 三调 delivery) with layers
+    DLTB (pinyin codes) and XZQ."""
+    import warnings
+
+    import pyogrio
+
+    p = Path(folder) / "sandiao.gdb"
+    with warnings.catch_warnings():  # Integer64 BSM is stored as Float64 by GDAL 3.6's writer
+        warnings.simplefilter("ignore", RuntimeWarning)
+        pyogrio.write_dataframe(parcels(), p, layer="DLTB", driver="OpenFileGDB")
+    pyogrio.write_dataframe(parcels().iloc[:1][["geometry"]], p, layer="XZQ",
+                            driver="OpenFileGDB")
+    return p

@@ -205,3 +205,58 @@ def test_diff_out_names_lost_and_gained(run_cli, tmp_path):
     gained = gpd.read_file(tmp_path / "d.gpkg", layer="gained")
     assert list(lost["bsm"]) == ["102"] and list(lost["names"]) == ["102"]
     assert list(gained["bsm"]) == ["203"]
+
+
+def test_kinds_json_lists_roles_and_aliases(run_cli):
+    code, out, _ = run_cli("kinds", "--format", "json")
+    d = json.loads(out)
+    lu = next(k for k in d["kinds"] if k["id"] == "landuse")
+    assert lu["field_aliases"]["deduct_coef"][:3] == ["扣除地类系数", "田坎系数", "KCXS"]
+    assert d["roles"]["net_area"].startswith("图斑地类面积")
+
+
+def test_older_workspace_without_field_map_is_resolved_on_read(tmp_path):
+    import sqlite3
+    from contextlib import closing
+
+    from ecogis.workspace import Workspace
+
+    src = _write(tmp_path, {"级别": ["一级"], "名称": ["安居水厂"]}, "w.gpkg")
+    ws = Workspace.open(tmp_path / "ws.gpkg", create=True)
+    ws.import_file("water_source", src)
+    with closing(sqlite3.connect(ws.path)) as con, con:
+        con.execute("UPDATE ecogis_layers SET extra='{}'")
+    assert ws.info("water_source").field_map == {"level": "级别", "name": "名称"}
+    assert ws.read("water_source")["level"].tolist() == ["一级"]
+
+
+def test_map_popup_labels_roles_in_chinese():
+    from ecogis.maps import _field_label
+
+    assert _field_label("bsm") == "标识码" and _field_label("deduct_coef") == "扣除地类系数"
+    assert _field_label("name") == "名称"
+
+
+@pytest.mark.parametrize("value,level", [("一级保护区", "一级"), ("二级保护区", "二级"),
+                                         ("准保护区", "准保护区"), (2, "二级")])
+def test_water_source_level_values_read_through_value_aliases(run_cli, tmp_path, value, level):
+    src = _write(tmp_path, {"级别": [value]}, "w.gpkg")
+    code, _, err = run_cli("import", tmp_path / "ws.gpkg", "water_source", src)
+    assert code == 0, err
+    from ecogis.workspace import Workspace
+
+    g = Workspace.open(tmp_path / "ws.gpkg").read("water_source")
+    assert g["level"].tolist() == [level]
+    assert str(gpd.read_file(tmp_path / "ws.gpkg", layer="water_source")["级别"][0]) == str(value)
+
+
+def test_topology_names_overlapping_parcels_by_bsm(run_cli, tmp_path):
+    src = _write(tmp_path, {"BSM": [5109040001, 5109040002]}, "farm.gpkg",
+                 geoms=[shapely.box(105.44, 30.33, 105.45, 30.34),
+                        shapely.box(105.445, 30.33, 105.455, 30.34)])
+    run_import(tmp_path / "ws.gpkg", "farmland", src)
+    code, out, err = run_cli("topology", tmp_path / "ws.gpkg", "--layer", "farmland",
+                             "--format", "json")
+    issues = [i for i in json.loads(out)["issues"] if i["type"] == "self_overlap"]
+    assert len(issues) == 1, (out, err)
+    assert {issues[0]["name_a"], issues[0]["name_b"]} == {"5109040001", "5109040002"}

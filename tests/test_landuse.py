@@ -22,12 +22,22 @@ def _ref_areas(gdf: gpd.GeoDataFrame) -> np.ndarray:
     return np.array([ref_area_m2(g) for g in dense.to_crs(4490)])
 
 
-@pytest.fixture(params=["shp", "gpkg"])
+@pytest.fixture(params=["shp", "gpkg", "gdb"])
 def dltb(request, tmp_path):
-    """(workspace, layer name, source parcels with pinyin names) for each real file format."""
+    """(workspace, source file, source parcels with pinyin names) for each real file format."""
+    if request.param == "gdb":
+        src = f"{lf.write_gdb(tmp_path)}:DLTB"
+        ws = tmp_path / "ws.gpkg"
+        return ws, _Src(src), lf.parcels()
     src = lf.write_shapefile(tmp_path) if request.param == "shp" else lf.write_gpkg(tmp_path)
     ws = tmp_path / "ws.gpkg"
     return ws, src, lf.parcels()
+
+
+class _Src(str):
+    """A ``x.gdb:LAYER`` source: pinyin field names like the shapefile."""
+
+    suffix = ".shp"  # the tests' "pinyin names" branch
 
 
 def _import(run_cli, ws, src):
@@ -218,3 +228,66 @@ def test_kcxs_as_percent_is_refused(run_cli, tmp_path):
     run_cli("import", tmp_path / "ws.gpkg", "landuse", tmp_path / "pct.gpkg")
     code, _, err = run_cli("areas", tmp_path / "ws.gpkg", "--by", "DLMC")
     assert code == 2 and "KCXS" in err and "fraction" in err and err.count("\n") == 1
+
+
+def test_check_from_the_disk_cache_keeps_names_and_landuse(run_cli, tmp_path):
+    """The siting engine cached beside the workspace re-reads attributes: roles still apply."""
+    from ecogis import siting_cache
+
+    src = lf.write_gpkg(tmp_path)
+    ws = tmp_path / "ws.gpkg"
+    _import(run_cli, ws, src)
+    red = tmp_path / "red.gpkg"
+    gpd.GeoDataFrame({"红线名称": ["安居红线"]}, geometry=[shapely.box(
+        lf.X0, lf.Y0, lf.X0 + 150, lf.Y0 + 100)], crs=lf.CRS).to_file(red)
+    run_cli("import", ws, "redline", red)
+    tr = Transformer.from_crs(lf.CRS, "EPSG:4490", always_xy=True)
+    x, y = tr.transform(lf.X0 + 120, lf.Y0 + 60)
+    argv = ("check", ws, "--lonlat", f"{x},{y}", "--radius", "30", "--category", "urban",
+            "--format", "json")
+    first = json.loads(run_cli(*argv)[1])["sites"][0]
+    siting_cache._MEMO.clear()
+    assert list(siting_cache.cache_dir(ws).glob("siting-*.npz"))
+    again = json.loads(run_cli(*argv)[1])["sites"][0]
+    assert again["landuse"] == first["landuse"] and len(first["landuse"]) >= 2
+    hit = next(h for h in again["hits"] if h["kind"] == "redline")
+    assert hit["names"] == ["安居红线"] and hit["name"] == "安居红线"
+
+
+def test_occupation_dissolves_a_self_overlapping_landuse_layer(run_cli, tmp_path):
+    """Two 旱地 parcels overlapping each other (bad data) count their overlap once."""
+    a = shapely.box(lf.X0, lf.Y0, lf.X0 + 100, lf.Y0 + 100)
+    b = shapely.box(lf.X0 + 50, lf.Y0, lf.X0 + 150, lf.Y0 + 100)
+    src = tmp_path / "dup.gpkg"
+    gpd.GeoDataFrame({"DLBM": ["0103", "0103"], "DLMC": ["旱地", "旱地"], "KCXS": [0.1, 0.1]},
+                     geometry=[a, b], crs=lf.CRS).to_file(src)
+    ws = tmp_path / "ws.gpkg"
+    _import(run_cli, ws, src)
+    site = shapely.box(lf.X0 + 25, lf.Y0 + 25, lf.X0 + 125, lf.Y0 + 75)
+    ll = gpd.GeoSeries([shapely.segmentize(site, 1.0)], crs=lf.CRS).to_crs(4490).iloc[0]
+    code, out, err = run_cli("check", ws, "--wkt", ll.wkt, "--category", "urban",
+                             "--format", "json")
+    assert code == 0, err
+    (row,) = json.loads(out)["sites"][0]["landuse"]
+    want = ref_area_m2(ll)  # the site lies inside a ∪ b
+    assert row["area_m2"] == pytest.approx(want, rel=1e-6)
+    assert row["tiankan_m2"] == pytest.approx(0.1 * want, rel=1e-6)
+
+
+def test_areas_by_dlmc_dissolves_overlapping_parcels(run_cli, tmp_path):
+    a = shapely.box(lf.X0, lf.Y0, lf.X0 + 100, lf.Y0 + 100)
+    b = shapely.box(lf.X0 + 50, lf.Y0, lf.X0 + 150, lf.Y0 + 100)
+    src = tmp_path / "dup.gpkg"
+    gpd.GeoDataFrame({"DLBM": ["0103", "0103"], "DLMC": ["旱地", "旱地"], "KCXS": [0.1, 0.1]},
+                     geometry=[a, b], crs=lf.CRS).to_file(src)
+    ws = tmp_path / "ws.gpkg"
+    _import(run_cli, ws, src)
+    code, out, err = run_cli("areas", ws, "--by", "DLMC", "--unit", "m2", "--format", "json")
+    assert code == 0, err
+    d = json.loads(out)
+    dry = next(r for r in d["by"] if r["dlbm"] == "0103")
+    union = gpd.GeoSeries([shapely.segmentize(shapely.union_all([a, b]), 1.0)],
+                          crs=lf.CRS).to_crs(4490).iloc[0]
+    assert dry["gross_m2"] == pytest.approx(ref_area_m2(union), rel=1e-7)
+    assert dry["deducted_m2"] == pytest.approx(0.1 * dry["gross_m2"], rel=1e-9)
+    assert any("overlap" in w for w in d["warnings"])

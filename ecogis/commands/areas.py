@@ -46,7 +46,7 @@ def run(args) -> int:
         ws, layers = load_target(args.target, names=args.layers, kind=args.kind, crs=args.crs,
                                  encoding=args.encoding)
         all_layers = layers  # --by may name a layer not asked for: read only those, once
-        if args.by and ws is not None:
+        if args.by and ws is not None and not is_landuse_by(args.by):
             others = [n for n in ws.names() if n not in {lyr.name for lyr in layers}]
             if others:
                 all_layers = layers + load_target(args.target, names=others)[1]

@@ -316,7 +316,7 @@ def hook_map(ctx: Context) -> Section:
     maps = _module("ecogis.maps")
     items = [maps.MapLayer(lyr.name, lyr.kind.id, lyr.gdf, synthetic=lyr.synthetic,
                            show=lyr.name not in ("cultivated", "env_unit", "towns", "forest",
-                                                 "hs_farmland"))
+                                                 "hs_farmland", "landuse"))
              for lyr in ctx.layers]
     name = ctx.ws.meta.get("region_name", ctx.region)
     m = maps.make_map(items, title=f"{name} 三区三线（示意数据 demo）", synthetic=True,

@@ -19,9 +19,11 @@ def run(args) -> int:
         "coverage": k.coverage, "required": ", ".join(k.required) or "—",
         "optional": ", ".join(k.optional) or "—", "color": k.color,
         "values": {f: list(v) for f, v in k.values.items()},
+        "field_aliases": {r: list(v) for r, v in k.aliases.items()},
     } for k in reg]
     if args.format == "json":
-        emit(to_json({"source": str(reg.source), "kinds": rows, "aliases": reg.aliases}))
+        emit(to_json({"source": str(reg.source), "kinds": rows, "aliases": reg.aliases,
+                      "roles": reg.roles}))
         return 0
     cols = [("id", "id"), ("name_zh", "名称"), ("code", "code"), ("geometry", "geometry"),
             ("coverage", "coverage"), ("required", "required"), ("optional", "optional")]

@@ -15,6 +15,15 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _fields_text(fmap: dict[str, str], limit: int = 6) -> str:
+    """``name←HXMC, level←级别, … (+12)``: the field map, the first ``limit`` roles."""
+    items = [r if r == s else f"{r}←{s}" for r, s in fmap.items()]
+    if not items:
+        return "—"
+    more = f", … (+{len(items) - limit}; --format json lists all)" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
 def run(args) -> int:
     ws = Workspace.open(args.workspace)
     kinds = load_kinds()
@@ -33,7 +42,7 @@ def run(args) -> int:
         "features": i.features, "geometry": i.geometry_type, "crs": i.crs,
         "bbox": ", ".join(f"{v:.6f}" if abs(v) < 1000 else f"{v:.1f}" for v in i.bbox), "source": i.source or "—",
         "synthetic": i.synthetic,
-        "fields": ", ".join(r if r == s else f"{r}←{s}" for r, s in i.field_map.items()) or "—",
+        "fields": _fields_text(i.field_map),
     } for i in infos]
     cols = [("name", "layer"), ("kind", "kind"), ("kind_name", "名称"), ("features", "features"),
             ("geometry", "geometry"), ("crs", "CRS"), ("bbox", "bbox"), ("source", "source"),
