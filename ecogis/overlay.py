@@ -46,6 +46,7 @@ from pyproj import CRS
 from ecogis.conflicts import ConflictRule, ConflictRules, Side, load_conflict_rules
 from ecogis.crs import CGCS2000, crs_label, gk_zone_of
 from ecogis.errors import GeometryError, InputError
+from ecogis.fields import LABEL_ROLES, feature_labels
 from ecogis.kinds import Kind, load_kinds
 from ecogis.measure import (
     area,
@@ -498,8 +499,8 @@ class ZoneRuleRow:
 
 
 CONFLICT_COLUMNS = ["rule", "rule_name", "severity", "severity_zh", "a_layer", "a_fid", "a_name",
-                    "b_layer", "b_fid", "b_name", "area", "area_m2", "unit", "method", "lon",
-                    "lat"]
+                    "a_bsm", "b_layer", "b_fid", "b_name", "b_bsm", "area", "area_m2", "unit",
+                    "method", "lon", "lat"]
 
 
 class _Dissolved:
@@ -732,6 +733,11 @@ class OverlapAnalysis:
         return geodesic_area_rings(geoms, self.target, workers=self.workers)
 
     # ------------------------------------------------------------------ per-layer preparation
+    @staticmethod
+    def _side(side: Side | None) -> Side | None:
+        """A side without a field filter keeps every feature: the same cache entry as None."""
+        return None if side is None or side.field is None else side
+
     def _mask(self, name: str, side: Side | None) -> np.ndarray:
         gdf = self.layer(name).gdf
         if side is None:
@@ -740,6 +746,7 @@ class OverlapAnalysis:
 
     def dissolved(self, name: str, side: Side | None = None) -> _Dissolved:
         """Return the disjoint parts and dissolved area (m²) of a layer (optionally filtered)."""
+        side = self._side(side)
         key = (name, side)
         if key in self._dissolved:
             return self._dissolved[key]
@@ -764,6 +771,7 @@ class OverlapAnalysis:
     def feature_parts(self, name: str, side: Side | None = None
                       ) -> tuple[np.ndarray, np.ndarray]:
         """Return the (subdivided) polygon parts of each kept feature and its row position."""
+        side = self._side(side)
         key = (name, side)
         if key not in self._features:
             geoms, dx = self.native(name)
@@ -776,6 +784,7 @@ class OverlapAnalysis:
     def pair_pieces(self, a: str, b: str, side_a: Side | None = None,
                     side_b: Side | None = None) -> np.ndarray:
         """Return the pieces of the dissolved overlap of two layers (disjoint, working plane)."""
+        side_a, side_b = self._side(side_a), self._side(side_b)
         key = (a, side_a, b, side_b)
         if key not in self._pairs:
             da, db = self.dissolved(a, side_a), self.dissolved(b, side_b)
@@ -840,9 +849,15 @@ class OverlapAnalysis:
 
     @_diagnosed
     def conflicts(self, rules: ConflictRules | Iterable[ConflictRule] | None = None,
-                  unit: str = "km2") -> tuple[list[RuleRow], gpd.GeoDataFrame]:
+                  unit: str = "km2", *, geometry: bool = True
+                  ) -> tuple[list[RuleRow], gpd.GeoDataFrame]:
         """Apply conflict rules: one :class:`RuleRow` per rule and pair of layers, and the
-        conflict polygons (one per pair of features, EPSG:4490) with both sides' fid and name."""
+        conflict polygons (one per pair of features, EPSG:4490) with both sides' fid and name.
+
+        ``geometry=False`` leaves the polygons out (geometry None; ``lon``/``lat`` are still a
+        point inside each): the polygons are not reprojected to EPSG:4490, which is most of
+        the cost of a large listing that is not written to a file.
+        """
         u = area_unit(unit).id
         rules = load_conflict_rules() if rules is None else rules
         summary: list[RuleRow] = []
@@ -857,7 +872,7 @@ class OverlapAnalysis:
                 continue
             for la, lb in pairs:
                 self._rule_sides[(rule.id, la, lb)] = (rule.a, rule.b)
-                polys = self._conflict_polygons(rule, la, lb, u)
+                polys = self._conflict_polygons(rule, la, lb, u, geometry=geometry)
                 m2 = float(self.measure(self.pair_pieces(la, lb, rule.a, rule.b)).sum())
                 raw_m2 = float(polys["area_m2"].sum()) if len(polys) else 0.0
                 summary.append(RuleRow(
@@ -874,8 +889,8 @@ class OverlapAnalysis:
                                    geometry=gpd.GeoSeries([], crs=CGCS2000), crs=CGCS2000)
         return summary, out
 
-    def _conflict_polygons(self, rule: ConflictRule, la: str, lb: str, unit: str
-                           ) -> gpd.GeoDataFrame:
+    def _conflict_polygons(self, rule: ConflictRule, la: str, lb: str, unit: str, *,
+                           geometry: bool = True) -> gpd.GeoDataFrame:
         pa, fa_pos = self.feature_parts(la, rule.a)
         pb, fb_pos = self.feature_parts(lb, rule.b)
         ia, ib, pieces = intersect_parts(pa, pb, workers=self.workers)
@@ -894,13 +909,20 @@ class OverlapAnalysis:
         m2 = self.measure(geoms)
         big = m2 >= MIN_LISTED_M2
         geoms, fa, fb, m2 = geoms[big], fa[big], fb[big], m2[big]
-        lonlat = to_lonlat(geoms, self.target)  # densified: GK-straight edges stay so
-        rep = shapely.point_on_surface(lonlat)
+        if geometry:
+            lonlat = to_lonlat(geoms, self.target)  # densified: GK-straight edges stay so
+            rep = shapely.point_on_surface(lonlat)
+        else:  # only a point inside each polygon, moved to lon/lat
+            lonlat = np.full(len(geoms), None, dtype=object)
+            rep = np.asarray(gpd.GeoSeries(shapely.point_on_surface(geoms), crs=self.target)
+                             .to_crs(CGCS2000).values, dtype=object)
         return gpd.GeoDataFrame({
             "rule": rule.id, "rule_name": rule.name_zh, "severity": rule.severity.id,
             "severity_zh": rule.severity.name_zh,
             "a_layer": la, "a_fid": _fids(gdf_a, fa), "a_name": _names(gdf_a, fa),
+            "a_bsm": _names(gdf_a, fa, ("bsm",)),
             "b_layer": lb, "b_fid": _fids(gdf_b, fb), "b_name": _names(gdf_b, fb),
+            "b_bsm": _names(gdf_b, fb, ("bsm",)),
             "area": from_m2(m2, unit), "area_m2": m2, "unit": unit, "method": self.method,
             "lon": shapely.get_x(rep), "lat": shapely.get_y(rep),
         }, geometry=gpd.GeoSeries(lonlat, crs=CGCS2000), crs=CGCS2000)
@@ -1001,12 +1023,9 @@ def _fids(gdf: gpd.GeoDataFrame, pos: np.ndarray) -> np.ndarray:
         return idx.astype(str)
 
 
-def _names(gdf: gpd.GeoDataFrame, pos: np.ndarray) -> np.ndarray:
-    if "name" not in gdf.columns:
-        return np.full(len(pos), None, dtype=object)
-    vals = gdf["name"].to_numpy(dtype=object)[pos]
-    return np.array([None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
-                     for v in vals], dtype=object)
+def _names(gdf: gpd.GeoDataFrame, pos: np.ndarray, roles=LABEL_ROLES) -> np.ndarray:
+    """Feature names from the layer's field roles (name, else BSM, 图斑编号, code; kinds.toml)."""
+    return feature_labels(gdf, roles)[pos]
 
 
 # ------------------------------------------------------------------------------- public API

@@ -319,7 +319,7 @@ def test_by_town_adds_up_and_matches_independent(lines, loaded, stored_gk, metho
 def test_cli_json_matrix_conflicts_and_gpkg(run_cli, ws_path, tmp_path):
     out = tmp_path / "conflicts.gpkg"
     code, stdout, _ = run_cli("overlaps", ws_path, "--format", "json", "--unit", "m2",
-                              "--by", "admin", "--out", out)
+                              "--by", "admin", "--out", out, "--conflicts")
     assert code == 0
     doc = json.loads(stdout)
     names = {d["name"] for d in doc["layers"]}

@@ -461,7 +461,7 @@ def test_cli_batch_json(tmp_path, origin, workspace, run_cli):
     sites["id"] = ["redline", "corridor", "urban", "water", "river7", "far"]
     path = tmp_path / "sites.geojson"
     sites.to_crs(4490).to_file(path)
-    code, out, err = run_cli("check", workspace, path, "--format", "json")
+    code, out, err = run_cli("check", workspace, path, "--format", "json", "--geometry")
     assert code == 0, err
     d = json.loads(out)
     v = {s["id"]: s for s in d["sites"]}
