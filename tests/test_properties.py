@@ -13,7 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pyproj import Transformer
 
@@ -51,7 +51,10 @@ def polygon(draw, valid: bool = True):
     pts = np.column_stack([cx + np.array(r) * np.cos(t), cy + np.array(r) * np.sin(t)])
     if not valid and draw(st.booleans()):
         pts[[0, 1]] = pts[[1, 0]]  # swap two vertices: usually a bow-tie
-    return shapely.Polygon(pts)
+    poly = shapely.Polygon(pts)
+    if valid:  # a star polygon with distinct angles is simple; keep it away from degenerate
+        assume(poly.is_valid and poly.area > 10.0)
+    return poly
 
 
 
@@ -92,8 +95,10 @@ def test_reprojection_round_trip_keeps_area(polys, c1, c2):
     there = reproject(gdf, c2)
     back = reproject(there, c1)
     a0 = area(gdf)
-    assert np.allclose(area(there), a0, rtol=1e-8, atol=1e-3)
-    assert np.allclose(area(back), a0, rtol=1e-8, atol=1e-3)
+    # 1e-8, or 5e-3 m²: ecogis densifies to 50 m / 0.0005° when it moves or measures geometry,
+    # and a 50 m edge straight in GK and the same edge straight in lon/lat enclose ~1e-3 m²
+    assert np.allclose(area(there), a0, rtol=1e-8, atol=5e-3)
+    assert np.allclose(area(back), a0, rtol=1e-8, atol=5e-3)
 
 
 @SETTINGS

@@ -167,3 +167,20 @@ def test_check_method_tbmj_measures_the_site_and_its_overlap(tmp_path, run_cli):
     hits = [h for h in s["hits"] if h.get("overlap_m2")]
     assert hits and hits[0]["overlap_m2"] == pytest.approx(ref_tbmj(red.intersection(site), 4523),
                                                             abs=1e-4)
+
+
+def test_reconcile_layer_path_takes_tbmj(parcels):
+    """The per-parcel check behind `reconcile --layer L --area-field TBMJ` calls measure with
+    the method string: `tbmj` reproduces TBMJ (kept to 0.01 m²) of every parcel, including
+    5 km squares where the geodesic method is ~1 m² off."""
+    from ecogis.landuse import check_parcels
+
+    big = [shapely.box(35_560_000, 3_350_000 + 6000 * k, 35_565_000, 3_355_000 + 6000 * k)
+           for k in range(2)]
+    g = gpd.GeoDataFrame(geometry=list(parcels.geometry) + big, crs=4523)
+    g["bsm"] = [f"5101{i:06d}" for i in range(len(g))]
+    g["TBMJ"] = np.round([ref_tbmj(x, 4523) for x in g.geometry], 2)
+    res = check_parcels(g, layer="DLTB", area_field="TBMJ", tolerance_m2=0.01, method="tbmj")
+    assert res.mismatches == [] and res.checked == len(g) and res.method == "tbmj"
+    geo = check_parcels(g, layer="DLTB", area_field="TBMJ", tolerance_m2=0.01)
+    assert {m["bsm"] for m in geo.mismatches} >= {g["bsm"].iloc[-1], g["bsm"].iloc[-2]}

@@ -74,7 +74,7 @@ def test_redline_overlapping_itself_is_reported(gk, method):
     assert {(i.fid_a, i.fid_b) for i in over} == want
     for i in over:
         ref = ref_measure(geoms[i.fid_a].intersection(geoms[i.fid_b]), method)
-        assert i.area_m2 == pytest.approx(ref, rel=1e-9)
+        assert i.area_m2 == pytest.approx(ref, rel=1e-9, abs=1e-3)  # pyproj noise ~1e-4 m²
 
 
 def test_clean_coverage_has_no_issues(full_coverage):
