@@ -616,6 +616,33 @@ def _zone_split(pieces: np.ndarray, zones: np.ndarray, names: np.ndarray, method
     return out
 
 
+def _source_names(pieces: np.ndarray, src: gpd.GeoDataFrame) -> dict[str, np.ndarray]:
+    """``names`` and ``bsm`` of each lost/gained piece: the features of the version it comes
+    from that it shares interior with (name, else BSM, 图斑编号, code roles; joined by 、)."""
+    from ecogis.fields import feature_labels
+
+    n = len(pieces)
+    names = np.full(n, None, dtype=object)
+    bsm = np.full(n, None, dtype=object)
+    if n == 0 or len(src) == 0:
+        return {"names": names, "bsm": bsm}
+    labels = feature_labels(src)
+    codes = feature_labels(src, ("bsm",))
+    if pd.isna(labels).all():
+        return {"names": names, "bsm": bsm}
+    geoms = np.asarray(src.geometry.values, dtype=object)
+    ip, ig = shapely.STRtree(geoms).query(pieces, predicate="intersects")
+    inner = shapely.relate_pattern(pieces[ip], geoms[ig], "T********")
+    ip, ig = ip[inner], ig[inner]
+    for i in np.unique(ip):
+        sel = ig[ip == i]
+        nm = [x for x in dict.fromkeys(labels[sel]) if x is not None]
+        bs = [x for x in dict.fromkeys(codes[sel]) if x is not None]
+        names[i] = "、".join(nm) or None
+        bsm[i] = "、".join(bs) or None
+    return {"names": names, "bsm": bsm}
+
+
 def _frame(geoms: np.ndarray, crs: CRS, **cols) -> gpd.GeoDataFrame:
     data = {k: (list(v) if isinstance(v, np.ndarray) and v.dtype == object else v)
             for k, v in cols.items()}
@@ -714,9 +741,9 @@ def diff_layers(
                     "--grade-field")
     comp = None
     lost_cols: dict[str, Any] = {"kind": np.array([k.id] * len(lost_g), dtype=object),
-                                 "area_m2": lost_a}
+                                 "area_m2": lost_a, **_source_names(lost_g, ctx.bm)}
     gained_cols: dict[str, Any] = {"kind": np.array([k.id] * len(gained_g), dtype=object),
-                                   "area_m2": gained_a}
+                                   "area_m2": gained_a, **_source_names(gained_g, ctx.am)}
     if rule.area == "compensated" or gf is not None:
         comp = Compensation(lost_m2=lost_m2, gained_m2=gained_m2,
                             balance_m2=gained_m2 - lost_m2, grade_better=rule.grade_better)

@@ -52,7 +52,8 @@ class ReadReport:
     crs_source: str
     encoding: str | None
     encoding_source: str | None
-    renamed_fields: dict = field(default_factory=dict)
+    renamed_fields: dict = field(default_factory=dict)  # {source field: role} mapped
+    field_map: dict = field(default_factory=dict)  # {role: source field}
     repairs: RepairReport = field(default_factory=RepairReport)
 
     def as_dict(self) -> dict:
@@ -217,20 +218,19 @@ def _read_text_file_utf8(path: Path, declared: str | None) -> tuple[Path, str, s
     return tmp, codec, how, tmp
 
 
-def _rename_aliases(gdf: gpd.GeoDataFrame, kind: Kind) -> tuple[gpd.GeoDataFrame, dict]:
-    reg = load_kinds()
-    renames = {}
-    existing = set(gdf.columns)
-    wanted = set(kind.fields)
-    for col in gdf.columns:
-        if col == gdf.geometry.name:
-            continue
-        target = reg.aliases.get(col) or reg.aliases.get(col.upper())
-        if target is None and col.lower() in wanted and col != col.lower():
-            target = col.lower()
-        if target and target in wanted and target not in existing and target not in renames.values():
-            renames[col] = target
-    return (gdf.rename(columns=renames) if renames else gdf), renames
+def _map_fields(gdf: gpd.GeoDataFrame, kind: Kind, explicit: dict[str, str] | None,
+                file: str | None, layer: str | None) -> tuple[gpd.GeoDataFrame, dict, dict]:
+    """Resolve the layer's field roles (kinds.toml aliases, ``--field``) and add them as columns.
+
+    Returns the GeoDataFrame (source fields kept, role columns added), ``{role: source}`` and
+    the non-identity part as ``{source: role}``.
+    """
+    from ecogis.fields import apply_roles, resolve_field_map
+
+    fmap = resolve_field_map(list(gdf.columns.drop(gdf.geometry.name)), kind, explicit=explicit,
+                             file=file, layer=layer)
+    mapped = {src: role for role, src in fmap.items() if src != role}
+    return apply_roles(gdf, fmap), fmap, mapped
 
 
 def check_fields(gdf: gpd.GeoDataFrame, kind: Kind, *, file: str | None = None,
@@ -241,7 +241,8 @@ def check_fields(gdf: gpd.GeoDataFrame, kind: Kind, *, file: str | None = None,
         raise KindError(
             f"kind {kind.label} requires field(s) {missing}; the layer has "
             f"{[c for c in gdf.columns if c != gdf.geometry.name]}", file=file, layer=layer,
-            fix=f"add the field(s) or rename the matching column to {missing[0]!r}")
+            fix=f"add the field(s), or map the source field on import: --field SRC={missing[0]}"
+                f" (names ecogis knows: ecogis kinds --format json)")
     for fname, allowed in kind.values.items():
         if fname not in gdf.columns:
             continue
@@ -263,6 +264,7 @@ def read_vector(
     encoding: str | None = None,
     kind: str | Kind | None = None,
     warn: bool = True,
+    fields: dict[str, str] | None = None,
 ) -> tuple[gpd.GeoDataFrame, ReadReport]:
     """Read one vector layer with CRS and encoding detection and reported repairs.
 
@@ -274,6 +276,7 @@ def read_vector(
     encoding : attribute text encoding (default: detected, see :func:`detect_shapefile_encoding`)
     kind : layer kind id or :class:`~ecogis.kinds.Kind`; decides the geometry type kept,
         required fields and enumerations (default ``generic``)
+    fields : ``{source field: role}`` from ``--field SRC=ROLE``, on top of the kind's aliases
 
     Returns
     -------
@@ -343,7 +346,7 @@ def read_vector(
     check_crs(declared, bounds, **where)
     gdf = gdf.set_crs(declared, allow_override=True)
 
-    gdf, renamed = _rename_aliases(gdf, k)
+    gdf, fmap, renamed = _map_fields(gdf, k, fields, str(p), layer)
     gdf, repairs = clean_geometries(gdf, k, file=str(p), layer=layer, measure_crs=declared,
                                     warn=warn)
     if len(gdf) == 0:
@@ -353,5 +356,5 @@ def read_vector(
     report = ReadReport(
         source=str(p), layer=layer, driver=driver, sha256=file_sha256(p), features=len(gdf),
         crs=crs_label(declared), crs_source=how, encoding=enc, encoding_source=enc_how,
-        renamed_fields=renamed, repairs=repairs)
+        renamed_fields=renamed, field_map=fmap, repairs=repairs)
     return gdf, report

@@ -241,6 +241,18 @@ class _Doc(dict):
         yield from self._tail().items()
 
 
+def _names_text(h, limit: int = 3) -> str:
+    """``甲、乙、丙 等 7 个`` from a hit's feature names (its first id when none has a name)."""
+    n = len(h.features)
+    if h.names:
+        text = "、".join(h.names[:limit])
+    elif h.feature is not None:
+        text = str(h.feature)
+    else:
+        return "—"
+    return text + (f" 等 {n} 个" if n > max(len(h.names[:limit]), 1) else "")
+
+
 _DIGITS = {"m2": 1, "ha": 4, "km2": 6, "mu": 2, "wanmu": 6}
 
 
@@ -271,19 +283,28 @@ def _render(result, fmt: str, *, geometry: bool = True, unit: str = "m2") -> str
                                ("farmland", f"永久基本农田 {u.id}"),
                                ("comp", f"补划 {u.id}")], digits=_DIGITS.get(u.id, 4),
                        title=title)]
-    hit_rows = [{"site": s.id, "layer": h.layer, "zone": h.zone, "rule": h.rule,
-                 "verdict": h.verdict, "overlap": f"{h.overlap_m2 / u.m2:,.{_DIGITS.get(u.id, 4)}f}",
-                 "distance": h.distance_m,
-                 "cite": h.citation.get("text", "")}
+    hit_rows = [{"site": s.id, "layer": h.layer, "names": _names_text(h), "zone": h.zone,
+                 "rule": h.rule, "verdict": h.verdict,
+                 "overlap": f"{h.overlap_m2 / u.m2:,.{_DIGITS.get(u.id, 4)}f}",
+                 "distance": h.distance_m, "cite": h.citation.get("text", "")}
                 for s in result.sites for h in s.hits]
     if hit_rows:
         out.append("")
         out.append(format_table(hit_rows, [("site", "site"), ("layer", "layer"),
+                                           ("names", "features"),
                                            ("zone", "zone"), ("rule", "rule"),
                                            ("verdict", "verdict"),
                                            ("overlap", f"overlap {u.id}"),
                                            ("distance", "distance m"), ("cite", "citation")],
                                 digits=1))
+    lu_rows = [{"site": s.id, **r} for s in result.sites for r in s.extra.get("landuse") or ()]
+    if lu_rows:
+        layer = next(s.extra["landuse_layer"] for s in result.sites if "landuse_layer" in s.extra)
+        out.append("")
+        out.append(format_table(lu_rows, [
+            ("site", "site"), ("dlbm", "DLBM"), ("dlmc", "DLMC"), ("area_m2", "压占 m²"),
+            ("net_m2", "扣除田坎后 m²"), ("tiankan_m2", "田坎 m²"), ("area_ha", "公顷"),
+            ("area_mu", "亩")], digits=2, title=f"压占 by 地类 ({layer})"))
     if result.not_evaluated:
         kinds = sorted({n["kind"] for n in result.not_evaluated})
         out.append("")

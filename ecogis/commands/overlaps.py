@@ -34,7 +34,8 @@ def register(sub) -> None:
         "same per town. Exit 0, or 1 with --fail-on when conflicts of that severity exist.")
     p.add_argument("workspace", help="workspace .gpkg (or WS.gpkg:LAYER, or a data file)")
     p.add_argument("--layers", nargs="+", metavar="NAME",
-                   help="only these layers (default: every polygon layer but admin ones)")
+                   help="only these layers (default: every polygon layer but admin and landuse "
+                   "ones)")
     p.add_argument("--unit", default="km2", help=f"{', '.join(AREA_UNITS)} (or 亩, 公顷)")
     p.add_argument("--method", choices=METHODS, default="ellipsoidal")
     p.add_argument("--by", metavar="LAYER|KIND",
@@ -77,7 +78,8 @@ def run(args) -> int:
                                  file=str(args.workspace), fix="use `ecogis layers` to list them")
             layers = [known[n] for n in args.layers]
         else:
-            layers = [lyr for lyr in all_layers if lyr.kind.id != "admin"]
+            # admin units zone the analysis; 三调 地类图斑 are the base survey, not a control line
+            layers = [lyr for lyr in all_layers if lyr.kind.id not in ("admin", "landuse")]
         an = OverlapAnalysis(layers, args.method, workers=args.workers)
         names = [lyr.name for lyr in an.layers]
         steps = 2 + bool(args.by) + bool(args.out)

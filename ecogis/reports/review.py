@@ -22,7 +22,7 @@ import numpy as np
 import shapely
 
 from ecogis.crs import crs_label
-from ecogis.reports.names import NAME_FIELDS
+from ecogis.reports.names import feature_labels
 from ecogis.rules import VERDICT_ZH, VERDICTS
 from ecogis.units import area_unit
 
@@ -99,16 +99,12 @@ def feature_names(result, layer: str, ids: list[Any], *, limit: int = 8) -> list
         return []
     from ecogis.siting_report import _positions
 
-    cols = [c for c in NAME_FIELDS if c in li.gdf.columns]
-    if not cols:
-        return []
+    labels = li.labels() if hasattr(li, "labels") else feature_labels(li.gdf)
     out = []
     for p in _positions(li, list(ids[: 50 * limit])):
-        for c in cols:
-            v = li.gdf[c].iloc[int(p)]
-            if v is not None and str(v).strip() not in ("", "nan", "None", "<NA>"):
-                out.append(str(v).strip())
-                break
+        v = labels[int(p)]
+        if v is not None:
+            out.append(str(v))
         if len(out) >= limit:
             break
     return list(dict.fromkeys(out))
@@ -488,7 +484,8 @@ def _site_blocks(result, i: int, units: tuple[str, ...], *, number: int) -> list
                      fmt_area(tot["area_m2"], "mu"), fmt_area(tot["tiankan_m2"], units[0]),
                      fmt_area(tot["net_m2"], units[0]), fmt_area(tot["net_m2"], "mu")])
         src = s.extra.get("landuse_layer")
-        out.append(Block("p", "按地类（土地利用现状" + (f"，图层 {src}" if src else "") + "）："))
+        out.append(Block("p", "按地类（压占地类，土地利用现状" + (f"图层 {src}" if src else "")
+                         + "）："))
         out.append(Block("table", header=["地类编码", "地类名称", f"毛面积（{u0}）",
                                           "毛面积（亩）", f"田坎（{u0}）", f"净面积（{u0}）",
                                           "净面积（亩）"], rows=rows, numeric=(2, 3, 4, 5, 6)))
