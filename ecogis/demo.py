@@ -1279,8 +1279,12 @@ def _add_demo_rasters(ws: Workspace, layers: list[DemoLayer], seed: int) -> None
 
 
 def _move_rasters(src: Path, dst: Path) -> None:
-    """Put the built rasters folder in place of ``dst`` (the old one is removed first)."""
+    """Put the built rasters folder in place of ``dst`` (the old one is removed first).
+
+    Rasters now live inside the workspace: with no built folder, an old ``dst`` (from a
+    workspace built by an earlier version) is stale and removed."""
     if not src.exists():
+        shutil.rmtree(dst, ignore_errors=True)
         return
     if dst.exists():
         old = dst.with_name(dst.name + ".old")

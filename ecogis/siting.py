@@ -410,7 +410,9 @@ def _positive(series: pd.Series | None, n: int, default: float | None, what: str
               ids: Sequence[Any], file: str | None) -> np.ndarray:
     out = np.full(n, np.nan if default is None else float(default))
     if series is not None:
-        vals = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+        from ecogis.formats.tables import lengths_m
+
+        vals = lengths_m(series.to_numpy(dtype=object), what, ids, file)
         have = ~np.isnan(vals)
         out[have] = vals[have]
     bad = np.flatnonzero(~np.isnan(out) & ((out < 0) | ~np.isfinite(out)))
@@ -1333,6 +1335,14 @@ def read_sites(path, *, crs=None, encoding: str | None = None) -> gpd.GeoDataFra
     from ecogis.io import parse_source, read_vector
 
     p, _layer = parse_source(path)
+    if p.suffix.lower() in (".csv", ".xlsx", ".xlsm") and p.exists():
+        from ecogis.formats.tables import find_columns, read_table
+
+        df, _info = read_table(p, encoding=encoding)
+        if "wkt" not in find_columns(df.columns) or crs is None:
+            gdf, _rep = read_vector(p, crs=crs, encoding=encoding, kind="site")
+            gdf.attrs["source"] = str(Path(p))
+            return gdf
     if p.suffix.lower() == ".csv":
         if not p.exists():
             raise InputError("file not found", file=str(p), fix="check the path")

@@ -170,6 +170,7 @@ class Workspace:
         self.fixed_time = fixed_time
         self._active: Path | None = None  # the copy being written inside a transaction
         self._cache: dict[tuple[str, float], gpd.GeoDataFrame] = {}
+        self.moved_rasters: list[str] = []  # rasters moved in from an old side folder
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -225,8 +226,13 @@ class Workspace:
             else:
                 tmp.unlink()
             self._active = tmp
+            if tmp.exists() and gpkg.user_version(tmp) != gpkg.USER_VERSION:
+                gpkg.migrate_version(tmp, reason="GDAL < 3.7, e.g. QGIS 3.22 on Debian, warns "
+                                     "on 1.4")
             self._ensure_tables(tmp)
             yield self
+            side = self._move_side_rasters()
+            gpkg.describe(tmp, fixed_time=self.fixed_time, layers_table=LAYERS_TABLE)
             if self.fixed_time:
                 with closing(sqlite3.connect(tmp)) as con, con:
                     con.execute("UPDATE gpkg_contents SET last_change=?",
@@ -235,6 +241,8 @@ class Workspace:
                 os.fsync(fh.fileno())
             os.replace(tmp, self.path)
             _fsync_dir(self.path.parent.resolve())
+            if side is not None:  # every raster of the side folder is inside the file now
+                shutil.rmtree(side, ignore_errors=True)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -251,7 +259,8 @@ class Workspace:
                 have = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
         if LAYERS_TABLE not in have:
             seed = pd.DataFrame({c: [""] for c in _LAYER_COLUMNS})
-            pyogrio.write_dataframe(seed, path, layer=LAYERS_TABLE, driver="GPKG")
+            new = {} if path.exists() else {"dataset_options": gpkg.CREATION_OPTIONS}
+            pyogrio.write_dataframe(seed, path, layer=LAYERS_TABLE, driver="GPKG", **new)
         if META_TABLE not in have:
             pyogrio.write_dataframe(pd.DataFrame({"key": [""], "value": [""]}), path,
                                     layer=META_TABLE, driver="GPKG")
@@ -261,6 +270,38 @@ class Workspace:
                     con.execute(f"DELETE FROM {LAYERS_TABLE}")
                 if META_TABLE not in have:
                     con.execute(f"DELETE FROM {META_TABLE}")
+
+    # ------------------------------------------------------------------ rasters
+    def write_raster(self, name: str, data: np.ndarray, transform, crs, nodata, *,
+                     kind: str, title: str | None = None) -> None:
+        """Store a raster band in the workspace GeoPackage as table ``name`` (atomic).
+
+        See :func:`ecogis.gpkg.write_raster` (2D gridded coverage: DEM float32, land cover
+        UInt16). Replaces a raster of the same name; refuses the name of a vector layer.
+        """
+        if name in self.names() or name in _RESERVED or name == gpkg.STYLES_TABLE \
+                or name.startswith(("gpkg_", "rtree_")):
+            raise InputError(f"raster name {name!r} is taken by a layer or table",
+                             file=str(self.path), fix="import the raster with another --name")
+        with self.transaction():
+            gpkg.write_raster(self._target, name, data, transform, crs, nodata, kind=kind,
+                              title=title)
+
+    def _move_side_rasters(self) -> Path | None:
+        """Move rasters of an older workspace's side folder into the file (inside a
+        transaction); return the folder to remove once committed, or None."""
+        side = gpkg.side_rasters_dir(self.path)
+        if not side.is_dir():
+            return None
+        from ecogis.raster import move_side_rasters
+
+        moved, left = move_side_rasters(self, side)
+        self.moved_rasters = moved
+        if moved:
+            import warnings
+            warnings.warn(f"{self.path.name}: rasters {', '.join(moved)} moved from "
+                          f"{side.name}/ into the GeoPackage", stacklevel=3)
+        return side if not left else None
 
     def _sql(self, path: Path | None = None) -> sqlite3.Connection:
         return sqlite3.connect(path or self._target)
@@ -448,7 +489,8 @@ class Workspace:
             added = [r for r, src in field_map.items() if r != src and r in gdf.columns]
             gdf = gdf.drop(columns=added) if added else gdf
         extra = {**(extra or {}), "field_map": dict(field_map)}
-        if name in _RESERVED or not name or name.startswith("gpkg_") or name.startswith("rtree_"):
+        if (name in _RESERVED or name == gpkg.STYLES_TABLE or not name or name.startswith("gpkg_")
+                or name.startswith("rtree_")):
             raise InputError(f"layer name {name!r} is reserved", fix="choose another --name")
         if gdf.crs is None:
             raise InputError("layer has no CRS", layer=name, fix="set a CRS before writing")
@@ -456,6 +498,10 @@ class Workspace:
         if "src_fid" not in out.columns:
             out["src_fid"] = np.asarray(out.index)
         out = out.reset_index(drop=True)
+        out, parts, split = gpkg.split_geometry_types(out, k)
+        if split:  # one geometry type per layer: collections split, reported in repairs
+            repairs = {**(repairs or {}), "geometry_types": {
+                **split, "layers": {d: f"{name}_{d}" for d in parts}}}
         geom_type = None
         types = set(shapely.get_type_id(out.geometry.values).tolist())
         if types <= {3, 6}:
@@ -475,6 +521,11 @@ class Workspace:
                                         else json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list))
                                         else str(v))
         with self.transaction():
+            for d, part in parts.items():
+                self.write(f"{name}_{d}", part, kind, source=source, source_layer=source_layer,
+                           sha256=sha256, crs_source=crs_source, encoding=encoding,
+                           encoding_source=encoding_source, synthetic=synthetic,
+                           extra={**(extra or {}), "split_from": name})
             replaced = name in self.names()
             kw = {"geometry_type": geom_type} if geom_type else {}
             pyogrio.write_dataframe(out, self._target, layer=name, driver="GPKG",
@@ -505,6 +556,7 @@ class Workspace:
         encoding: str | None = None,
         layer: str | None = None,
         fields: dict[str, str] | None = None,
+        towgs84: str | None = None,
     ) -> ImportReport:
         """Read a data file with :func:`ecogis.io.read_vector` and store it as a layer.
 
@@ -514,13 +566,15 @@ class Workspace:
         from ecogis.io import read_vector
 
         k = load_kinds()[kind]
-        gdf, rep = read_vector(path, layer, crs=crs, encoding=encoding, kind=k, fields=fields)
+        gdf, rep = read_vector(path, layer, crs=crs, encoding=encoding, kind=k, fields=fields,
+                               towgs84=towgs84)
+        extra = {"provenance": rep.provenance} if rep.provenance else None
         lname = name or k.id
         replaced = self.write(
             lname, gdf, k.id, source=Path(rep.source).name, source_layer=rep.layer,
             sha256=rep.sha256, crs_source=rep.crs_source, encoding=rep.encoding,
             encoding_source=rep.encoding_source, repairs=rep.repairs.as_dict(),
-            field_map=rep.field_map,
+            field_map=rep.field_map, extra=extra,
         )
         return ImportReport(workspace=str(self.path), name=lname, kind=k.id, replaced=replaced,
                             read=rep)

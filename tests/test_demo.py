@@ -342,10 +342,11 @@ def test_cli_demo_rebuilds_identical_bytes_and_reports(built, run_cli, tmp_path)
         assert f"{s['name']}（{s['id']}）" in body
     if "pdf" in reports:
         assert (out / "anju-review.pdf").read_bytes().startswith(b"%PDF")
-    # the synthetic rasters are reproducible too, and give the plan's forest cover
-    for name in ("dem.tif", "landcover.tif"):
-        assert sha(out / "anju.gpkg.rasters" / name) == sha(
-            built[1].with_name("anju.gpkg.rasters") / name)
+    # the synthetic rasters live inside the (identical) GeoPackage, nothing beside it
+    assert not (out / "anju.gpkg.rasters").exists()
+    with closing(sqlite3.connect(out / "anju.gpkg")) as con:
+        kinds = dict(con.execute("SELECT table_name, data_type FROM gpkg_contents"))
+    assert kinds["dem"] == kinds["landcover"] == "2d-gridded-coverage"
 
 
 def test_demo_rasters_measure_the_plan_indicators(ws):

@@ -192,8 +192,11 @@ def test_check_lists_land_occupied_by_dilei(run_cli, dltb, tmp_path):
     assert "压占 by 地类" in out and "旱地" in out
     code, out, _ = run_cli("check", ws, "--wkt", site_ll.wkt, "--category", "urban",
                            "--format", "html")
-    # the HTML report gives 压占 by 地类 in 公顷 and 亩 (ecogis.reports)
-    assert "压占地类" in out and f"{rows[0]['area_m2'] / 1e4:,.4f}" in out
+    # the HTML review document (ecogis.reports) shows each 地类 row in 公顷 and 亩
+    from ecogis.reports.review import fmt_area
+
+    assert "按地类" in out and rows[0]["dlmc"] in out
+    assert fmt_area(rows[0]["area_m2"], "ha") in out and fmt_area(rows[0]["net_m2"], "mu") in out
 
 
 def test_check_without_landuse_layer_has_no_key(run_cli, tmp_path):

@@ -111,16 +111,21 @@ def feature_names(result, layer: str, ids: list[Any], *, limit: int = 8) -> list
 
 
 def hit_feature_text(result, hit) -> str:
-    """The features of ``hit`` by BSM/名称: ``A01、A02 等 7 个`` (uses ``hit.names`` when given)."""
-    names = getattr(hit, "names", None)
-    if not names:
-        names = feature_names(result, hit.layer, list(hit.features)) if hit.features else []
-    names = [str(n) for n in names if n not in (None, "")]
-    n = len(hit.features) if hit.features else len(names)
-    if not names:
+    """The features of ``hit`` by BSM, with their 名称: ``A01、A02 等 7 个（琼江红线）``.
+
+    The 标识码 (BSM, else 图斑编号/code) come from the layer; the names from ``hit.names``
+    (the layer's mapped name role) are added in brackets when they say something else.
+    """
+    names = [str(n) for n in getattr(hit, "names", None) or [] if n not in (None, "")]
+    ids = feature_names(result, hit.layer, list(hit.features)) if hit.features else []
+    ids = [str(n) for n in ids if n not in (None, "")]
+    n = len(hit.features) if hit.features else len(ids or names)
+    first = ids or names
+    if not first:
         return f"{n} 个图斑（无标识码）" if n else "—"
-    text = "、".join(names[:6])
-    return text + (f" 等 {n} 个" if n > min(len(names), 6) else "")
+    text = "、".join(first[:6]) + (f" 等 {n} 个" if n > min(len(first), 6) else "")
+    extra = [x for x in names if x not in first] if ids else []
+    return text + (f"（{'、'.join(extra[:3])}{' 等' if len(extra) > 3 else ''}）" if extra else "")
 
 
 # -------------------------------------------------------------------------- land use
