@@ -663,6 +663,8 @@ def _info_from_meta(ws, d: dict) -> RasterInfo:
         d[k] = tuple(d[k])
     if str(d["path"]).startswith(_IN_GPKG):
         d["path"] = gpkg.raster_uri(getattr(ws, "path", ws), str(d["path"])[len(_IN_GPKG):])
+    elif str(d["path"]).startswith("GPKG:"):  # in another GeoPackage (a PostGIS workspace's)
+        pass
     else:
         p = Path(d["path"])
         d["path"] = str(p if p.is_absolute() else rasters_dir(ws) / p)

@@ -87,13 +87,15 @@ def _truthy(value) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    ws_path = Path(args.workspace)
+    from ecogis.storage import is_postgres_uri, redact
+
+    ws_path = args.workspace if is_postgres_uri(args.workspace) else Path(args.workspace)
     layers, meta = _open_workspace(ws_path)
     if args.layers:
         known = {n for n, *_ in layers}
         missing = [n for n in args.layers if n not in known]
         if missing:
-            raise MapInputError(f"no layer {missing[0]!r} in the workspace", file=str(ws_path),
+            raise MapInputError(f"no layer {missing[0]!r} in the workspace", file=redact(str(ws_path)),
                                 fix=f"use one of: {', '.join(sorted(known)) or '(none)'}")
         order = {n: i for i, n in enumerate(args.layers)}
         layers = sorted((x for x in layers if x[0] in order), key=lambda x: order[x[0]])
@@ -106,13 +108,15 @@ def run(args: argparse.Namespace) -> int:
     sites = read_sites(args.sites, args.sites_file) if args.sites else None
     diff = read_diff(args.diff) if args.diff else None
     region = meta.get("region")
-    title = args.title or (f"{region} 国土空间控制线" if region else f"{ws_path.stem} 控制线图")
+    stem = Path(ws_path).stem if isinstance(ws_path, Path) else "PostGIS"
+    title = args.title or (f"{region} 国土空间控制线" if region else f"{stem} 控制线图")
     kw = {}
     if args.max_vertices:
         kw["max_vertices"] = args.max_vertices
     m = make_map(items, title=title, synthetic=synthetic, public=args.public,
                  basemap=args.basemap, tianditu_key=args.tianditu_key, sites=sites, diff=diff,
-                 generalise_m=args.generalise_m, source=ws_path.name,
+                 generalise_m=args.generalise_m,
+                 source=ws_path.name if isinstance(ws_path, Path) else "PostGIS",
                  map_number=args.map_number, include_nonpublic=args.include_nonpublic, **kw)
     out = save_map(m, args.output)
     info = m.ecogis
