@@ -269,7 +269,7 @@ def test_check_xlsx_csv_and_unit(workspace, run_cli, tmp_path):
     hh = [c.value for c in hits[1]]
     feats = [r[hh.index("涉及要素（标识码/名称）")] for r in hits.iter_rows(min_row=2,
                                                                         values_only=True)]
-    assert any("STBHHX510904001" in f for f in feats)  # named by BSM, not by row id
+    assert any("琼江红线" in f for f in feats)  # named by 名称 (then BSM), not by row id
     assert any("YJJBNT0002" in f for f in feats)
     out_csv = tmp_path / "check.csv"
     assert run_cli("check", ws, sites, "--format", "csv", "-o", out_csv)[0] == 0
@@ -287,7 +287,7 @@ def test_review_findings_name_each_control_line(result):
     s1 = findings(result, 0)
     assert [f["kind"] for f in s1][:3] == [k for k, _ in FINDING_ORDER][:3]
     red = next(f for f in s1 if f["kind"] == "redline")
-    assert red["status"] == "涉及" and "STBHHX510904001" in red["text"]
+    assert red["status"] == "涉及" and "琼江红线" in red["text"]
     s3 = findings(result, 2)
     assert result.sites[2].verdict == "allowed"
     by = {f["kind"]: f for f in s3}
@@ -400,7 +400,7 @@ def test_html_report_prints_a4_with_its_maps(result):
     page = render_review_html(result, interactive=False)
     assert "size:A4" in page and page.count("<svg") == 4
     assert "@media print{iframe.imap" in page  # only the interactive map is hidden
-    assert "STBHHX510904001" in page and "审查意见" in page and "水田" in page
+    assert "琼江红线" in page and "YJJBNT0002" in page and "审查意见" in page and "水田" in page
 
 
 def _pgm(path: Path) -> np.ndarray:
@@ -428,7 +428,7 @@ def test_pdf_is_a4_holds_verdicts_and_rows_and_is_not_blank(result, tmp_path):
         assert re.sub(r"\s+", "", f"审查结论：{VERDICT_ZH[s.verdict]}") in compact
         for r in s.extra["landuse"]:
             assert f"{r['area_m2'] / 1e4:.4f}" in text  # 压占 by 地类 rows
-    assert "生态保护红线" in compact and "STBHHX510904001" in compact
+    assert "生态保护红线" in compact and "琼江红线" in compact and "YJJBNT0002" in compact
     pdffonts = shutil.which("pdffonts")
     if pdffonts:
         fonts = subprocess.run([pdffonts, path], capture_output=True, text=True).stdout
@@ -464,11 +464,11 @@ def test_diff_cites_the_regions_own_plan_and_names_features(tmp_path, origin, ru
     cites = doc["rule"]["citations"] + [c for r in doc["reasons"] for c in r["citations"]]
     assert cites and all(other not in c for c in cites)
     assert any(own in c for c in cites)
-    assert [p["features"] for p in doc["lost_features"]] == ["HX02"]
+    assert [p["features"] for p in doc["lost_features"]] == ["红线乙"]  # 名称 first, then BSM
     lost = doc["lost_features"][0]
     assert lost["area_m2"] == approx(doc["areas_m2"]["lost"])
     code, table, _ = run_cli("diff", f"{ws.path}:old", f"{ws.path}:new")
-    assert other not in table and "HX02" in table
+    assert other not in table and "红线乙" in table
     path = tmp_path / "diff.xlsx"
     assert run_cli("diff", f"{ws.path}:old", f"{ws.path}:new", "--format", "xlsx", "-o",
                    path, "--unit", "ha")[0] == 1
@@ -477,7 +477,7 @@ def test_diff_cites_the_regions_own_plan_and_names_features(tmp_path, origin, ru
     wb = openpyxl.load_workbook(path)
     rows = {r[0]: r for r in wb["面积变化"].iter_rows(min_row=2, values_only=True)}
     assert rows["减少"][1] == approx(doc["areas_m2"]["lost"] / 1e4, abs=5e-5)  # 公顷, then 亩
-    assert [r[1] for r in wb["减少图斑"].iter_rows(min_row=2, values_only=True)] == ["HX02"]
+    assert [r[1] for r in wb["减少图斑"].iter_rows(min_row=2, values_only=True)] == ["红线乙"]
 
 
 def test_report_shows_displaced_rules_procedures_and_refused_sites(result, monkeypatch):

@@ -126,18 +126,10 @@ def run_parcels(args, ws, layers) -> int:
         }))
         return code
     if args.format in ("csv", "xlsx"):
-        from ecogis.reports.model import Col, Table, Workbook
         from ecogis.reports.output import write_book
+        from ecogis.reports.tables import parcels_book
 
-        cols = [Col("layer", "图层"), Col("bsm", "标识码 BSM"), Col("id", "要素号", "int"),
-                Col("declared", "申报面积 (m²)", "number", digits=2),
-                Col("measured", "量算面积 (m²)", "number", digits=2),
-                Col("difference", "差值 (m²)", "number", digits=2), Col("status", "状态")]
-        book = Workbook([Table("逐图斑核对", f"逐图斑面积核对（{checks[0].method_label if checks else args.method}，"
-                               f"容差 {tol:g} m²）", cols, mism)],
-                        notes=[("面积方法", checks[0].method_label if checks else args.method),
-                               ("容差", f"{tol:g} m²")])
-        for p in write_book(book, args.format, args.output):
+        for p in write_book(parcels_book(mism, checks), args.format, args.output):
             emit(f"wrote {p}")
         return code
     for c in checks:

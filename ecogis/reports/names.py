@@ -6,22 +6,24 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-#: attribute fields that name a feature, most specific first
-NAME_FIELDS = ("bsm", "BSM", "tbbh", "TBBH", "code", "name", "MC", "mc")
-
-
-def label_column(gdf: gpd.GeoDataFrame) -> str | None:
-    """The field that names features of ``gdf`` (BSM, 图斑编号, code, name), or None."""
-    return next((c for c in NAME_FIELDS if c in gdf.columns), None)
+#: attribute fields that name a feature (name first, as ecogis.fields does), when a plain
+#: file carries them under their source names
+NAME_FIELDS = ("name", "MC", "mc", "bsm", "BSM", "tbbh", "TBBH", "code")
 
 
 def feature_labels(gdf: gpd.GeoDataFrame) -> np.ndarray:
-    """One label per feature: the first non-empty naming field, else ``#<row>``."""
-    out = np.array([f"#{i}" for i in range(len(gdf))], dtype=object)
-    for c in reversed([c for c in NAME_FIELDS if c in gdf.columns]):
-        v = gdf[c].astype("string").fillna("").str.strip().to_numpy(dtype=object)
-        ok = (v != "") & (v != "nan") & (v != "None")
-        out[ok] = v[ok]
+    """One label per feature from its name / BSM / 图斑编号 / code roles (None where none)."""
+    from ecogis.fields import feature_labels as role_labels
+
+    out = role_labels(gdf)
+    todo = np.flatnonzero([v is None for v in out])
+    for c in NAME_FIELDS:  # source field names a plain file may still carry
+        if not len(todo) or c not in gdf.columns:
+            continue
+        vals = gdf[c].astype("string").fillna("").str.strip().to_numpy(dtype=object)[todo]
+        ok = (vals != "") & (vals != "nan") & (vals != "None")
+        out[todo[ok]] = vals[ok]
+        todo = todo[~ok]
     return out
 
 
@@ -34,10 +36,12 @@ def part_labels(parts: gpd.GeoDataFrame, source: gpd.GeoDataFrame, *, limit: int
     """
     if len(parts) == 0:
         return []
-    if label_column(source) is None or len(source) == 0:
+    if "names" in parts.columns:  # ecogis.change names the pieces itself
+        return ["" if v is None or v != v else str(v) for v in parts["names"]]
+    labels = feature_labels(source) if len(source) else np.array([], dtype=object)
+    if len(labels) == 0 or all(v is None for v in labels):
         return [""] * len(parts)
     src = source.to_crs(parts.crs) if source.crs != parts.crs else source
-    labels = feature_labels(src)
     geoms = np.asarray(src.geometry.values, dtype=object)
     tree = shapely.STRtree(geoms)
     pg = np.asarray(parts.geometry.values, dtype=object)
@@ -46,7 +50,7 @@ def part_labels(parts: gpd.GeoDataFrame, source: gpd.GeoDataFrame, *, limit: int
     ip, isrc = tree.query(shrunk, predicate="intersects")
     out = []
     for k in range(len(pg)):
-        names = list(dict.fromkeys(labels[isrc[ip == k]]))
+        names = [x for x in dict.fromkeys(labels[isrc[ip == k]]) if x is not None]
         text = "、".join(names[:limit])
         out.append(text + (f" 等 {len(names)} 个" if len(names) > limit else ""))
     return out

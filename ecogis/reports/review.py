@@ -22,7 +22,7 @@ import numpy as np
 import shapely
 
 from ecogis.crs import crs_label
-from ecogis.reports.names import NAME_FIELDS
+from ecogis.reports.names import feature_labels
 from ecogis.rules import VERDICT_ZH, VERDICTS
 from ecogis.units import area_unit
 
@@ -91,27 +91,66 @@ def _units(unit: str | None) -> tuple[str, ...]:
 
 
 # ---------------------------------------------------------------------- feature names
-def feature_names(result, layer: str, ids: list[Any], *, limit: int = 8) -> list[str]:
-    """The 标识码 / 名称 of features ``ids`` of ``layer``; features without one are left out."""
+#: roles (ecogis.fields) and plain source fields that hold a feature's 标识码
+CODE_ROLES = ("bsm", "parcel_no", "code")
+CODE_FIELDS = ("BSM", "TBBH", "tbbh")
+
+
+def _layer(result, layer: str):
     engine = getattr(result, "engine", None)
-    li = engine.layers.get(layer) if engine is not None else None
-    if li is None:
-        return []
+    return engine.layers.get(layer) if engine is not None else None
+
+
+def _labels_at(li, ids: list[Any], labels: np.ndarray, limit: int) -> list[str]:
     from ecogis.siting_report import _positions
 
-    cols = [c for c in NAME_FIELDS if c in li.gdf.columns]
-    if not cols:
-        return []
     out = []
     for p in _positions(li, list(ids[: 50 * limit])):
-        for c in cols:
-            v = li.gdf[c].iloc[int(p)]
-            if v is not None and str(v).strip() not in ("", "nan", "None", "<NA>"):
-                out.append(str(v).strip())
-                break
+        v = labels[int(p)]
+        if v is not None and str(v).strip() not in ("", "nan", "None", "<NA>"):
+            out.append(str(v).strip())
         if len(out) >= limit:
             break
     return list(dict.fromkeys(out))
+
+
+def feature_codes(result, layer: str, ids: list[Any], *, limit: int = 8) -> list[str]:
+    """The 标识码 (BSM, else 图斑编号, else code) of features ``ids`` of ``layer``."""
+    li = _layer(result, layer)
+    if li is None:
+        return []
+    cache = getattr(li, "_ecogis_codes", None)
+    if cache is None:
+        from ecogis.fields import feature_labels as role_labels
+
+        cache = role_labels(li.gdf, CODE_ROLES)
+        for c in CODE_FIELDS:
+            if c in li.gdf.columns:
+                todo = np.array([v is None for v in cache])
+                vals = li.gdf[c].to_numpy(dtype=object)
+                cache[todo] = vals[todo]
+        li._ecogis_codes = cache
+    return _labels_at(li, ids, cache, limit)
+
+
+def feature_names(result, layer: str, ids: list[Any], *, limit: int = 8) -> list[str]:
+    """The 名称 (else 标识码) of features ``ids`` of ``layer``; features without one left out."""
+    li = _layer(result, layer)
+    if li is None:
+        return []
+    labels = li.labels() if hasattr(li, "labels") else feature_labels(li.gdf)
+    return _labels_at(li, ids, labels, limit)
+
+
+def features_text(codes: list[str], names: list[str], n: int, *, limit: int = 6) -> str:
+    """``A01、A02 等 7 个（琼江红线）``: the 标识码, and the 名称 in brackets when they differ;
+    the names alone when there are no codes; ``7 个图斑（无标识码）`` when neither."""
+    first = codes or names
+    if not first:
+        return f"{n} 个图斑（无标识码）" if n else "—"
+    text = "、".join(first[:limit]) + (f" 等 {n} 个" if n > min(len(first), limit) else "")
+    extra = [x for x in names if x not in first] if codes else []
+    return text + (f"（{'、'.join(extra[:3])}{' 等' if len(extra) > 3 else ''}）" if extra else "")
 
 
 def hit_feature_text(result, hit) -> str:
@@ -121,15 +160,11 @@ def hit_feature_text(result, hit) -> str:
     (the layer's mapped name role) are added in brackets when they say something else.
     """
     names = [str(n) for n in getattr(hit, "names", None) or [] if n not in (None, "")]
-    ids = feature_names(result, hit.layer, list(hit.features)) if hit.features else []
-    ids = [str(n) for n in ids if n not in (None, "")]
-    n = len(hit.features) if hit.features else len(ids or names)
-    first = ids or names
-    if not first:
-        return f"{n} 个图斑（无标识码）" if n else "—"
-    text = "、".join(first[:6]) + (f" 等 {n} 个" if n > min(len(first), 6) else "")
-    extra = [x for x in names if x not in first] if ids else []
-    return text + (f"（{'、'.join(extra[:3])}{' 等' if len(extra) > 3 else ''}）" if extra else "")
+    feats = list(hit.features) if hit.features else []
+    if not names and feats:
+        names = feature_names(result, hit.layer, feats)
+    codes = feature_codes(result, hit.layer, feats) if feats else []
+    return features_text(codes, names, len(feats) if feats else len(codes or names))
 
 
 # -------------------------------------------------------------------------- land use
@@ -265,15 +300,15 @@ def findings(result, index: int, unit: str | None = None) -> list[dict[str, Any]
         band = [h for h in hits if not _areal(result, h.layer) and h.distance_m is not None]
         if inside:
             area = overlap if overlap > 0 else planar
-            feats = [n for lyr, fid in ids.items() for n in feature_names(result, lyr, fid)]
             count = sum(len(fid) for fid in ids.values())
+            feats_txt = features_text(
+                [c for lyr, fid in ids.items() for c in feature_codes(result, lyr, fid)],
+                [c for lyr, fid in ids.items() for c in feature_names(result, lyr, fid)], count)
+            feats = [feats_txt] if count else []
             what = "占用" if kind in ("farmland", "cultivated") else "涉及"
             text = f"项目用地{what}{name} {area_text(area, units)}"
-            if feats:
-                text += f"，涉及 {'、'.join(feats[:6])}" + (f" 等 {count} 个" if count > 6
-                                                             else "")
-            elif count:
-                text += f"，涉及 {count} 个图斑"
+            if count:
+                text += f"，涉及 {feats_txt}"
             if s.area_m2 > 0:
                 text += f"，占项目用地 {100 * area / s.area_m2:.1f}%"
             text += "。"
@@ -493,7 +528,8 @@ def _site_blocks(result, i: int, units: tuple[str, ...], *, number: int) -> list
                      fmt_area(tot["area_m2"], "mu"), fmt_area(tot["tiankan_m2"], units[0]),
                      fmt_area(tot["net_m2"], units[0]), fmt_area(tot["net_m2"], "mu")])
         src = s.extra.get("landuse_layer")
-        out.append(Block("p", "按地类（土地利用现状" + (f"，图层 {src}" if src else "") + "）："))
+        out.append(Block("p", "按地类（压占地类，土地利用现状" + (f"图层 {src}" if src else "")
+                         + "）："))
         out.append(Block("table", header=["地类编码", "地类名称", f"毛面积（{u0}）",
                                           "毛面积（亩）", f"田坎（{u0}）", f"净面积（{u0}）",
                                           "净面积（亩）"], rows=rows, numeric=(2, 3, 4, 5, 6)))

@@ -25,7 +25,8 @@ def areas_book(rows: Sequence[Any], by_rows: Sequence[Any] = (), *, unit: str = 
     """Tables of ``ecogis areas``: one row per layer; with ``--by``, a zone × layer table.
 
     ``rows`` are :class:`~ecogis.areas.LayerAreaRow`, ``by_rows``
-    :class:`~ecogis.areas.ZoneAreaRow` (their ``area`` in ``unit``; ``area_m2`` is used).
+    :class:`~ecogis.areas.ZoneAreaRow` (their ``area`` in ``unit``; ``area_m2`` is used);
+    ``landuse_rows`` the 三调 地类 table of ``--by DLMC`` (:class:`ecogis.landuse.LanduseClassRow`).
     """
     data = []
     for r in rows_of(rows):
@@ -47,11 +48,12 @@ def areas_book(rows: Sequence[Any], by_rows: Sequence[Any] = (), *, unit: str = 
         book.tables += zone_tables(zrows, data, unit=unit, by=by or zrows[0]["by"])
     if landuse_rows:
         book.tables.append(Table("地类面积", "三调地类面积（图斑面积、扣除田坎、地类面积）", [
-            Col("layer", "图层"), Col("dlbm", "地类编码"), Col("dlmc", "地类名称"),
+            Col("layer", "图层"), Col("dlbm", "地类编码 DLBM"), Col("dlmc", "地类名称 DLMC"),
             Col("parcels", "图斑数", "int"), *area_cols("gross_m2", "图斑面积", units),
-            *area_cols("deducted_m2", "扣除面积", units), *area_cols("added_m2", "计入田坎", units),
-            *area_cols("area_m2", "地类面积", units), Col("method", "方法")],
-            rows_of(landuse_rows)))
+            *area_cols("deducted_m2", "扣除田坎", units),
+            *area_cols("added_m2", "计入田坎", units), *area_cols("area_m2", "地类面积", units),
+            *area_cols("declared_tbdlmj_m2", "图斑地类面积之和（TBDLMJ）", units)],
+            rows_of(landuse_rows), key="by_landuse"))
     return book
 
 
@@ -296,6 +298,22 @@ def reconcile_book(result) -> Workbook:
         Col("status", "状态"), Col("source", "出处"), Col("line", "行号", "int"),
         Col("quote", "原文"), Col("layers", "图层"), Col("note", "说明")], rows)
     return Workbook([t], notes=[("规划", str(result.plan)), ("面积方法", result.method_label)])
+
+
+def parcels_book(mismatches: Sequence[Mapping[str, Any]], checks: Sequence[Any] = ()) -> Workbook:
+    """The table of ``ecogis reconcile --layer`` on parcels: declared TBMJ against measured."""
+    rows = [{**m, "bsm": "" if m.get("bsm") is None else str(m["bsm"])} for m in mismatches]
+    t = Table("图斑面积核对", "图斑申报面积与实测面积不一致的图斑", [
+        Col("layer", "图层", csv_name="layer"), Col("bsm", "标识码 BSM", csv_name="bsm"),
+        Col("id", "要素号", csv_name="id"),
+        Col("declared", "申报面积（平方米）", "number", digits=2, csv_name="declared_m2"),
+        Col("measured", "实测面积（平方米）", "number", digits=2, csv_name="measured_m2"),
+        Col("difference", "差值（平方米）", "number", digits=2, csv_name="difference_m2"),
+        Col("status", "状态", csv_name="status")], rows)
+    notes = [(f"图层 {c.layer}", f"{c.checked}/{c.parcels} 个图斑已核对，{len(c.mismatches)} 个不一致；"
+              f"申报字段 {c.area_field}；容差 {c.tolerance_m2:g} 平方米；{c.method_label}")
+             for c in checks]
+    return Workbook([t], notes=notes)
 
 
 # --------------------------------------------------------------------------- indicators
