@@ -51,9 +51,9 @@ def register(sub) -> None:
     p.add_argument("--geometry", action="store_true",
                    help="echo each site's geometry (lon/lat GeoJSON) in json/jsonl; always "
                    "done for --wkt/--lonlat sites, which have no file to refer back to")
-    p.add_argument("--chunk", type=positive_int, default=20_000, metavar="N",
+    p.add_argument("--chunk", type=positive_int, default=5_000, metavar="N",
                    help="json/jsonl: check and write the sites N at a time (bounded memory; "
-                   "default 20000)")
+                   "default 5000)")
     p.add_argument("--output", "-o", metavar="FILE", help="write the output to FILE")
     p.add_argument("--map", metavar="OUT.html", help="also write a self-contained HTML map")
     p.add_argument("--fail-on", choices=["forbidden", "conditional", "warn"],
