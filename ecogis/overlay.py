@@ -162,7 +162,7 @@ def _parallel(func, a: np.ndarray, b: np.ndarray, workers: int) -> np.ndarray:
     as tasks of the current :mod:`ecogis.engine` when one is set (e.g. a dask cluster)."""
     n = len(a)
     eng = engine.current()
-    if eng is not None and n >= _MIN_PARALLEL:
+    if eng is not None and n >= max(_MIN_PARALLEL, getattr(eng, "min_pairs", 0)):
         cuts = np.linspace(0, n, 4 * max(1, getattr(eng, "n_workers", workers)) + 1).astype(int)
         chunks = [(a[s:e], b[s:e]) for s, e in zip(cuts[:-1], cuts[1:], strict=True) if e > s]
         done = eng.map(functools.partial(_apply2, func), chunks)

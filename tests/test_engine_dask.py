@@ -15,6 +15,13 @@ from test_output_scale import batch  # noqa: E402, F401  (fixtures)
 from test_siting import origin, workspace, world  # noqa: E402, F401  (fixtures)
 
 
+@pytest.fixture(autouse=True)
+def _every_step_on_the_cluster(monkeypatch):
+    """Small test data: send even the smallest steps to the cluster."""
+    monkeypatch.setenv("ECOGIS_DASK_MIN_ITEMS", "0")
+    monkeypatch.setenv("ECOGIS_DASK_MIN_PAIRS", "0")
+
+
 @pytest.fixture(scope="module")
 def cluster():
     """Two in-process workers (processes=False keeps the test fast and bounded)."""

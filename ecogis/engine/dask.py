@@ -25,6 +25,13 @@ def _timeout() -> float:
         return 10.0
 
 
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
 def _run_batch(func: Callable, batch: list) -> list:
     return [func(x) for x in batch]
 
@@ -44,6 +51,10 @@ class DaskEngine:
         self.client = client
         self.cluster = cluster
         self.address = address
+        # below these sizes a round trip to the cluster costs more than the work: such
+        # steps run in the CLI process (the same functions, so the same numbers)
+        self.min_items = _env_int("ECOGIS_DASK_MIN_ITEMS", 64)
+        self.min_pairs = _env_int("ECOGIS_DASK_MIN_PAIRS", 20_000)
 
     @classmethod
     def connect(cls, scheduler: str | None = None, *, n_workers: int | None = None,
@@ -90,6 +101,8 @@ class DaskEngine:
         """``[func(x) for x in items]`` as cluster tasks, in order."""
         if not items:
             return []
+        if len(items) < self.min_items:
+            return [func(x) for x in items]
         k = min(len(items), 4 * self.n_workers)
         size = -(-len(items) // k)
         batches = [items[i:i + size] for i in range(0, len(items), size)]
