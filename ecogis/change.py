@@ -616,6 +616,33 @@ def _zone_split(pieces: np.ndarray, zones: np.ndarray, names: np.ndarray, method
     return out
 
 
+def _source_names(pieces: np.ndarray, src: gpd.GeoDataFrame) -> dict[str, np.ndarray]:
+    """``names`` and ``bsm`` of each lost/gained piece: the features of the version it comes
+    from that it shares interior with (name, else BSM, 图斑编号, code roles; joined by 、)."""
+    from ecogis.fields import feature_labels
+
+    n = len(pieces)
+    names = np.full(n, None, dtype=object)
+    bsm = np.full(n, None, dtype=object)
+    if n == 0 or len(src) == 0:
+        return {"names": names, "bsm": bsm}
+    labels = feature_labels(src)
+    codes = feature_labels(src, ("bsm",))
+    if pd.isna(labels).all():
+        return {"names": names, "bsm": bsm}
+    geoms = np.asarray(src.geometry.values, dtype=object)
+    ip, ig = shapely.STRtree(geoms).query(pieces, predicate="intersects")
+    inner = shapely.relate_pattern(pieces[ip], geoms[ig], "T********")
+    ip, ig = ip[inner], ig[inner]
+    for i in np.unique(ip):
+        sel = ig[ip == i]
+        nm = [x for x in dict.fromkeys(labels[sel]) if x is not None]
+        bs = [x for x in dict.fromkeys(codes[sel]) if x is not None]
+        names[i] = "、".join(nm) or None
+        bsm[i] = "、".join(bs) or None
+    return {"names": names, "bsm": bsm}
+
+
 def _frame(geoms: np.ndarray, crs: CRS, **cols) -> gpd.GeoDataFrame:
     data = {k: (list(v) if isinstance(v, np.ndarray) and v.dtype == object else v)
             for k, v in cols.items()}
@@ -714,9 +741,9 @@ def diff_layers(
                     "--grade-field")
     comp = None
     lost_cols: dict[str, Any] = {"kind": np.array([k.id] * len(lost_g), dtype=object),
-                                 "area_m2": lost_a}
+                                 "area_m2": lost_a, **_source_names(lost_g, ctx.bm)}
     gained_cols: dict[str, Any] = {"kind": np.array([k.id] * len(gained_g), dtype=object),
-                                   "area_m2": gained_a}
+                                   "area_m2": gained_a, **_source_names(gained_g, ctx.am)}
     if rule.area == "compensated" or gf is not None:
         comp = Compensation(lost_m2=lost_m2, gained_m2=gained_m2,
                             balance_m2=gained_m2 - lost_m2, grade_better=rule.grade_better)
@@ -855,12 +882,22 @@ def _by_zones(ctx: _Ctx, zones: gpd.GeoDataFrame, zone_field: str, zones_name: s
 
 
 # ----------------------------------------------------------------------------- verdict
-def _fmt(m2: float) -> str:
-    return f"{from_m2(m2, 'km2'):.6f} km² ({from_m2(m2, 'mu'):.2f} 亩)"
+_DIGITS = {"m2": 1, "ha": 4, "km2": 6, "mu": 2, "wanmu": 6}
+_LABEL = {"m2": "m²", "ha": "公顷", "km2": "km²", "mu": "亩", "wanmu": "万亩"}
 
 
-def evaluate(result: DiffResult) -> list[Check]:
-    """Return the checks of ``result.rule`` applied to ``result`` (all pass for report-only)."""
+def evaluate(result: DiffResult, *, unit: str = "km2") -> list[Check]:
+    """Return the checks of ``result.rule`` applied to ``result`` (all pass for report-only).
+
+    Areas in the messages are in ``unit`` with 亩 beside them (公顷 beside 亩).
+    """
+    u = area_unit(unit).id
+    second = "ha" if u in ("mu", "wanmu") else "mu"
+
+    def fmt(m2: float) -> str:
+        return (f"{from_m2(m2, u):.{_DIGITS[u]}f} {_LABEL[u]} "
+                f"({from_m2(m2, second):.{_DIGITS[second]}f} {_LABEL[second]})")
+
     rule = result.rule
     cites = rule.citations
     checks: list[Check] = []
@@ -868,14 +905,14 @@ def evaluate(result: DiffResult) -> list[Check]:
         ok = result.net_m2 >= 0
         checks.append(Check(
             "area_not_decreased", ok,
-            f"面积{'不减少' if ok else '减少'}: lost {_fmt(result.lost_m2)}, gained "
-            f"{_fmt(result.gained_m2)}, net {_fmt(result.net_m2)}", cites))
+            f"面积{'不减少' if ok else '减少'}: lost {fmt(result.lost_m2)}, gained "
+            f"{fmt(result.gained_m2)}, net {fmt(result.net_m2)}", cites))
     elif rule.area == "compensated":
         ok = result.gained_m2 >= result.lost_m2
         checks.append(Check(
             "quantity_compensated", ok,
-            f"占补平衡 数量{'不减少' if ok else '不足'}: 占用 (lost) {_fmt(result.lost_m2)}, "
-            f"补划 (gained) {_fmt(result.gained_m2)}, balance {_fmt(result.net_m2)}", cites))
+            f"占补平衡 数量{'不减少' if ok else '不足'}: 占用 (lost) {fmt(result.lost_m2)}, "
+            f"补划 (gained) {fmt(result.gained_m2)}, balance {fmt(result.net_m2)}", cites))
     if rule.nature != "report" and result.field is not None:
         bad = []
         for c in result.nature_changes:
@@ -887,14 +924,14 @@ def evaluate(result: DiffResult) -> list[Check]:
                 bad.append(c)
         if bad:
             detail = "; ".join(f"{c.from_value or '(none)'} -> {c.to_value or '(none)'} "
-                               f"{_fmt(c.area_m2)}" for c in bad)
+                               f"{fmt(c.area_m2)}" for c in bad)
             what = ("性质改变" if rule.nature == "no_change"
                     else "性质降级 (change to a laxer or unranked level)")
             checks.append(Check("nature_unchanged", False,
                                 f"{what} in field {result.field!r}: {detail}", cites))
         else:
             msg = "性质不改变" if not result.nature_changes else (
-                "性质未降级: " + "; ".join(f"{c.from_value} -> {c.to_value} {_fmt(c.area_m2)}"
+                "性质未降级: " + "; ".join(f"{c.from_value} -> {c.to_value} {fmt(c.area_m2)}"
                                        for c in result.nature_changes))
             checks.append(Check("nature_unchanged", True, msg, cites))
     comp = result.compensation
@@ -919,7 +956,7 @@ def evaluate(result: DiffResult) -> list[Check]:
                    f"{'—' if lg is None else f'{lg:.3f}'} ({rule.grade_better} is better)")
             if comp.gained_ungraded_m2 > 0:
                 ok = False
-                msg += f"; {_fmt(comp.gained_ungraded_m2)} of the gained area has no grade"
+                msg += f"; {fmt(comp.gained_ungraded_m2)} of the gained area has no grade"
             checks.append(Check("grade_not_lower", ok, msg, cites))
     return checks
 

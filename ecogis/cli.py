@@ -42,7 +42,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("check", "project siting check: verdicts with citations (合规性审查)"),
     "demo": ("demo", "build the synthetic 安居区 demo workspace and run the analyses on it"),
     "diff": ("diff", "compare two versions of a layer: lost, gained, net, nature, 占补平衡"),
-    "import": ("import_", "import a data file (SHP, GeoJSON, GPKG, FGB, 界址点 TXT) as a layer"),
+    "import": ("import_", "import a data file (SHP, GDB, zip, GPKG, GeoJSON, FGB, TAB/MIF, DXF, "
+               "KML/KMZ, xlsx/csv coordinate lists, 界址点 TXT) as a layer"),
     "indicators": ("indicators", "spatial indicators (forest cover, redline share, shoreline "
                    "...) measured from layers and rasters, against the plan"),
     "kinds": ("kinds", "list the layer kinds (layers/kinds.toml)"),

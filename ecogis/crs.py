@@ -147,7 +147,7 @@ def query_gk_crs_info(
 
 
 def _looks_lonlat(b) -> bool:
-    return -180 <= b[0] <= b[2] <= 180 and -90 <= b[1] <= b[3] <= 90
+    return -180.001 <= b[0] <= b[2] <= 180.001 and -90.001 <= b[1] <= b[3] <= 90.001
 
 
 def _looks_latlon_swapped(b) -> bool:

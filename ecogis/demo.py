@@ -62,7 +62,8 @@ class DemoBuildError(EcogisError, RuntimeError):
 
 # ----------------------------------------------------------------------------- the spec
 _SPEC_KEYS: dict[str, set[str]] = {
-    "": {"region", "targets", "towns", "rivers", "water_sources", "layout", "defects"},
+    "": {"region", "targets", "towns", "rivers", "water_sources", "layout", "defects",
+         "landuse"},
     "region": {"id", "name", "adcode", "boundary", "document", "seat", "seat_name", "parcels",
                "parcel_crs"},
     "targets": {"value", "unit", "cite", "text", "at_least", "zone", "towns"},
@@ -72,6 +73,8 @@ _SPEC_KEYS: dict[str, set[str]] = {
     "layout": {"redline_stretches", "redline_stretch_km", "reserve_half_width_m", "bank_zone_m",
                "forest_blobs", "cultivated_margin"},
     "defects": {"id", "check", "layers", "area_km2", "text"},
+    "landuse": {"towns", "survey_year", "kcxs", "slope_share", "mismatch_m2", "villages",
+                "urban", "rural"},
 }
 _REQUIRED_TARGETS = ("redline", "cultivated", "farmland", "ugb", "eco_control", "protected_area",
                      "protected_area_core", "protected_area_experimental")
@@ -104,7 +107,7 @@ def load_demo_spec(region: str = "anju") -> dict[str, Any]:
                                 file=str(p), fix=f"use {', '.join(sorted(_SPEC_KEYS[section]))}")
 
     check(spec, "", "")
-    for section in ("region", "layout"):
+    for section in ("region", "layout", "landuse"):
         check(spec.get(section, {}), section, f"[{section}]")
     for tid, t in spec.get("targets", {}).items():
         check(t, "targets", f"[targets.{tid}]")
@@ -555,6 +558,7 @@ class _Builder:
             pts = np.vstack([pts, cand])[:n]
         cells = shapely.get_parts(shapely.voronoi_polygons(
             shapely.multipoints(pts), extend_to=shapely.box(x0, y0, x1, y1), ordered=True))
+        self.vor_cells = cells  # the whole tessellation: the 三调 landuse extract reuses it
         inside = shapely.contains_properly(self.B, cells)
         excl = [self.eco_union, self.ugb_env, self.redline_env, self.reserve_union,
                 self.ws_union, *[g for _, g in self.reservoirs]]
@@ -586,6 +590,7 @@ class _Builder:
         rest = order[n_cult:][::-1]  # least suitable for farming first: hills -> forest
         self.spare_cells, self.spare_area = cells[rest], areas[n_cult:][::-1]
         sel = order[:n_cult]
+        self.cult_vor = idx[sel]  # index in vor_cells of every cultivated parcel, in order
         cells, cpts, score, areas = cells[sel], cpts[sel], score[sel], areas[:n_cult]
         # attributes: town, grade (耕地质量等别 1-10), 三调 land class (水田 near rivers)
         rank = np.arange(n_cult) / n_cult
@@ -930,6 +935,9 @@ class _Builder:
              "land_name": fa["land_name"]}, self.parcel_cells[:n], pcrs), source=src,
             note="contains every farmland parcel, plus the next-most-suitable parcels",
             extra=cite("cultivated")))
+        lu = self.landuse_layer(src, codes, pcrs)
+        if lu is not None:
+            out.append(lu)
         ugb_names = ["安居城区城镇开发边界"] + [f"{t}城镇开发边界" for t, _ in self.ugb_towns]
         ugb_names.append("安居城区城镇开发边界（弹性发展区）")
         out.append(DemoLayer("ugb", "ugb", self._gdf(
@@ -978,6 +986,146 @@ class _Builder:
              "category": [s[2] for s in self.sites], "note": [s[4] for s in self.sites]},
             [s[3] for s in self.sites]), source=src, note="sample project sites to check"))
         return out
+
+    def landuse_layer(self, src: str, town_codes: list[str], crs) -> DemoLayer | None:
+        """三调 地类图斑 extract of the spec's ``[landuse]`` towns (TD/T 1057 field codes).
+
+        The Voronoi cells of the parcel tessellation clipped to those towns: a cultivated
+        parcel keeps its geometry and 水田/旱地; other cells take 河流水面/水库水面 (on the drawn
+        water), the ``urban`` classes inside the 城镇开发边界, 乔木林地 in the forest, else a
+        seeded ``rural`` class. 旱地 gets a 耕地坡度级别 and its KCXS; TBMJ is the ellipsoidal
+        area to 0.01 m² except on the planted mismatches. Uses its own random stream.
+        """
+        lu = self.spec.get("landuse")
+        if not lu:
+            return None
+        rng = np.random.default_rng([self.seed, 1057])
+        names = [t["name"] for t in self.spec["towns"]]
+        want = [names.index(t) for t in lu.get("towns", []) if t in names]
+        if not want:
+            raise DemoBuildError("[landuse] names no town of [[towns]]")
+        tgeoms = self.town_geoms[want]
+        tree = shapely.STRtree(self.vor_cells)
+        geoms, vor, town = [], [], []
+        for k, tg in zip(want, tgeoms, strict=True):
+            hit = np.sort(tree.query(tg, predicate="intersects"))
+            cells = self.vor_cells[hit]
+            inside = shapely.contains_properly(tg, cells)
+            clipped = np.where(inside, cells, shapely.intersection(cells, tg))
+            parts, owner = shapely.get_parts(clipped, return_index=True)
+            keep = (shapely.get_dimensions(parts) == 2) & (shapely.area(parts) > 1.0)
+            geoms.append(parts[keep])
+            vor.append(hit[owner[keep]])
+            town.append(np.full(int(keep.sum()), k))
+        geoms, vor, town = np.concatenate(geoms), np.concatenate(vor), np.concatenate(town)
+        n = len(geoms)
+        rep = shapely.point_on_surface(geoms)
+        xy = shapely.get_coordinates(rep)
+        code = np.full(n, "", dtype=object)
+        name = np.full(n, "", dtype=object)
+        grade = np.zeros(n, dtype=np.int64)
+        cult_pos = {int(v): i for i, v in enumerate(self.cult_vor)}
+        ci = np.array([cult_pos.get(int(v), -1) for v in vor])
+        is_cult = ci >= 0
+        code[is_cult] = self.parcel_attrs["land_code"][ci[is_cult]]
+        name[is_cult] = self.parcel_attrs["land_name"][ci[is_cult]]
+        grade[is_cult] = self.parcel_attrs["grade"][ci[is_cult]]
+
+        def place(geom_list) -> np.ndarray:
+            g = shapely.union_all(np.asarray(geom_list, dtype=object))
+            return shapely.contains_xy(g, xy[:, 0], xy[:, 1]) & (code == "")
+
+        def draw(table: dict, mask: np.ndarray) -> None:
+            keys = list(table)
+            w = np.array([float(table[k][1]) for k in keys])
+            pick = rng.choice(len(keys), size=int(mask.sum()), p=w / w.sum())
+            code[mask] = np.array(keys, dtype=object)[pick]
+            name[mask] = np.array([table[k][0] for k in keys], dtype=object)[pick]
+
+        res = place([g for _, g in self.reservoirs]) if self.reservoirs else np.zeros(n, bool)
+        code[res], name[res] = "1103", "水库水面"
+        rivers = shapely.union_all(list(self.river_lines.values()))
+        river = (shapely.distance(rep, rivers) < 60.0) & (code == "")
+        code[river], name[river] = "1101", "河流水面"
+        ugb_all = [self.ugb_main, self.lobe, *[g for _, g in self.ugb_towns]]
+        urban = place(ugb_all)
+        draw(lu.get("urban", {"0701": ["城镇住宅用地", 1.0]}), urban)
+        forest = place([g for *_, g in self.forest_feats]) if self.forest_feats else \
+            np.zeros(n, bool)
+        code[forest], name[forest] = "0301", "乔木林地"
+        rest = code == ""
+        draw(lu.get("rural", {"0301": ["乔木林地", 1.0]}), rest)
+        # 耕地坡度级别 and 扣除田坎系数
+        slope = np.full(n, "", dtype=object)
+        farm = np.isin(code, ("0101", "0102", "0103"))
+        slope[farm & (code != "0103")] = rng.choice(["1", "2"], size=int(
+            (farm & (code != "0103")).sum()), p=[0.6, 0.4])
+        share = lu.get("slope_share", {"2": 1.0})
+        sk = list(share)
+        sp = np.array([float(share[k]) for k in sk])
+        dry = code == "0103"
+        slope[dry] = np.array(sk, dtype=object)[rng.choice(len(sk), size=int(dry.sum()),
+                                                          p=sp / sp.sum())]
+        kc_by = {str(k): float(v) for k, v in lu.get("kcxs", {}).items()}
+        kcxs = np.array([kc_by.get(sl, 0.0) if c == "0103" else 0.0
+                         for c, sl in zip(code, slope, strict=True)])
+        # areas: ellipsoidal to 0.01 m² (as TBMJ is kept), a few declared wrong on purpose
+        area = geodesic_area(geoms, crs=GK)
+        tbmj = np.round(area, 2)
+        offsets = [float(v) for v in lu.get("mismatch_m2", [])]
+        planted = rng.choice(np.flatnonzero(~is_cult & (area > 500)), size=len(offsets),
+                             replace=False) if offsets else np.zeros(0, dtype=np.int64)
+        tbmj[planted] = np.round(tbmj[planted] + np.array(offsets), 2)
+        kcmj = np.round(tbmj * kcxs, 2)
+        # 权属/坐落: villages = nearest of a few seeded centres per town
+        villages = list(lu.get("villages", ["一村", "二村", "三村"]))
+        vname = np.full(n, "", dtype=object)
+        vcode = np.full(n, "", dtype=object)
+        for k in np.unique(town):
+            m = np.flatnonzero(town == k)
+            nv = min(len(villages), max(2, len(m) // 300))
+            centres = xy[m][rng.choice(len(m), size=nv, replace=False)]
+            near = ((xy[m][:, None, :] - centres[None]) ** 2).sum(-1).argmin(1)
+            pick = rng.permutation(len(villages))[:nv]
+            vname[m] = [f"{names[k]}{villages[pick[j]]}" for j in near]
+            vcode[m] = [f"{town_codes[k]}{j + 1:03d}0000000" for j in near]
+        state = np.isin(code, ("1101", "1103")) | urban
+        tbbh = np.zeros(n, dtype=np.int64)
+        for v in np.unique(vcode):
+            m = np.flatnonzero(vcode == v)
+            tbbh[m] = np.arange(1, len(m) + 1)
+        urban_main = shapely.contains_xy(self.ugb_main, xy[:, 0], xy[:, 1])
+        czcs = np.where(urban, np.where(urban_main, "201", "202"),
+                        np.where(code == "0702", "203", ""))
+        plant = np.where(farm, rng.choice(["LS", "FLS", ""], size=n, p=[0.7, 0.2, 0.1]), "")
+        gdlx = np.where(dry & np.isin(slope, ("3", "4", "5")),
+                        rng.choice(["TT", "PD"], size=n, p=[0.6, 0.4]), "")
+        rows = {
+            "BSM": np.arange(1, n + 1, dtype=np.int64) + 510904_0000,
+            "YSDM": ["2001010100"] * n,
+            "TBYBH": [f"{v:04d}" for v in tbbh], "TBBH": [str(v) for v in tbbh],
+            "DLBM": code, "DLMC": name,
+            "QSXZ": np.where(state, "10", "30"),
+            "QSDWDM": np.where(state, [f"{c[:9]}0000000000" for c in vcode], vcode),
+            "QSDWMC": np.where(state, "国有", vname),
+            "ZLDWDM": vcode, "ZLDWMC": vname,
+            "TBMJ": tbmj, "KCDLBM": np.where(kcxs > 0, "1203", ""), "KCXS": kcxs,
+            "KCMJ": kcmj, "TBDLMJ": np.round(tbmj - kcmj, 2),
+            "GDLX": gdlx, "GDPDJB": slope, "XZDWKD": np.zeros(n),
+            "TBXHDM": [""] * n, "ZZSXDM": plant, "GDDB": grade,
+            "FRDBS": ["0"] * n, "CZCSXM": czcs, "SJNF": [int(lu.get("survey_year", 2022))] * n,
+            "MSSM": ["00"] * n, "HDMC": [""] * n, "BZ": [""] * n,
+        }
+        self.landuse_planted = [
+            {"bsm": int(rows["BSM"][i]), "offset_m2": off, "dlbm": str(code[i])}
+            for i, off in zip(planted, offsets, strict=True)]
+        towns = "、".join(names[k] for k in want)
+        return DemoLayer("landuse", "landuse", self._gdf(rows, geoms, crs), source=src,
+                         note=f"三调 地类图斑 extract of {towns} (TD/T 1057 fields): the parcel "
+                         "cells, 耕地 as in the cultivated layer, other land classed by the "
+                         "drawn layers or seeded; KCXS on 旱地 by 耕地坡度级别; TBMJ = "
+                         "ellipsoidal area to 0.01 m² except the planted mismatches",
+                         extra={"planted_tbmj_mismatches": self.landuse_planted})
 
     def _hs_farmland(self, towns: np.ndarray) -> np.ndarray | None:
         """Indices of the farmland parcels drawn as 高标准农田 (named towns, best grades first)."""

@@ -21,11 +21,12 @@ import geopandas as gpd
 import pyogrio
 
 from ecogis.crs import check_crs, crs_label, infer_crs, to_crs
-from ecogis.errors import CRSGuessWarning, EncodingError, InputError, KindError
+from ecogis.errors import CRSError, CRSGuessWarning, EncodingError, InputError, KindError
 from ecogis.kinds import Kind, load_kinds
 from ecogis.validate import RepairReport, clean_geometries
 
-VECTOR_SUFFIXES = {".shp", ".geojson", ".json", ".gpkg", ".fgb", ".txt", ".zip"}
+VECTOR_SUFFIXES = {".shp", ".geojson", ".json", ".gpkg", ".fgb", ".txt", ".zip", ".gdb", ".tab",
+                   ".mif", ".dxf", ".kml", ".kmz", ".csv", ".xlsx", ".xlsm"}
 
 #: .cpg values and what Python codec they mean
 _CPG = {
@@ -52,8 +53,11 @@ class ReadReport:
     crs_source: str
     encoding: str | None
     encoding_source: str | None
-    renamed_fields: dict = field(default_factory=dict)
+    renamed_fields: dict = field(default_factory=dict)  # {source field: role} mapped
+    field_map: dict = field(default_factory=dict)  # {role: source field}
     repairs: RepairReport = field(default_factory=RepairReport)
+    #: how the geometry was transformed on the way in (a legacy datum with --towgs84)
+    provenance: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -83,6 +87,10 @@ def list_layers(path: str | os.PathLike) -> list[str]:
 def file_sha256(path: str | os.PathLike) -> str:
     """Return the SHA-256 of a file, including a shapefile's sidecar files in a fixed order."""
     p = Path(path)
+    if p.is_dir() or p.suffix.lower() == ".shp":
+        from ecogis.formats import sha256_of
+
+        return sha256_of(p)
     files = [p]
     if p.suffix.lower() == ".shp":
         files = [f for ext in (".shp", ".shx", ".dbf", ".prj", ".cpg")
@@ -217,20 +225,19 @@ def _read_text_file_utf8(path: Path, declared: str | None) -> tuple[Path, str, s
     return tmp, codec, how, tmp
 
 
-def _rename_aliases(gdf: gpd.GeoDataFrame, kind: Kind) -> tuple[gpd.GeoDataFrame, dict]:
-    reg = load_kinds()
-    renames = {}
-    existing = set(gdf.columns)
-    wanted = set(kind.fields)
-    for col in gdf.columns:
-        if col == gdf.geometry.name:
-            continue
-        target = reg.aliases.get(col) or reg.aliases.get(col.upper())
-        if target is None and col.lower() in wanted and col != col.lower():
-            target = col.lower()
-        if target and target in wanted and target not in existing and target not in renames.values():
-            renames[col] = target
-    return (gdf.rename(columns=renames) if renames else gdf), renames
+def _map_fields(gdf: gpd.GeoDataFrame, kind: Kind, explicit: dict[str, str] | None,
+                file: str | None, layer: str | None) -> tuple[gpd.GeoDataFrame, dict, dict]:
+    """Resolve the layer's field roles (kinds.toml aliases, ``--field``) and add them as columns.
+
+    Returns the GeoDataFrame (source fields kept, role columns added), ``{role: source}`` and
+    the non-identity part as ``{source: role}``.
+    """
+    from ecogis.fields import apply_roles, resolve_field_map
+
+    fmap = resolve_field_map(list(gdf.columns.drop(gdf.geometry.name)), kind, explicit=explicit,
+                             file=file, layer=layer)
+    mapped = {src: role for role, src in fmap.items() if src != role}
+    return apply_roles(gdf, fmap), fmap, mapped
 
 
 def check_fields(gdf: gpd.GeoDataFrame, kind: Kind, *, file: str | None = None,
@@ -241,7 +248,8 @@ def check_fields(gdf: gpd.GeoDataFrame, kind: Kind, *, file: str | None = None,
         raise KindError(
             f"kind {kind.label} requires field(s) {missing}; the layer has "
             f"{[c for c in gdf.columns if c != gdf.geometry.name]}", file=file, layer=layer,
-            fix=f"add the field(s) or rename the matching column to {missing[0]!r}")
+            fix=f"add the field(s), or map the source field on import: --field SRC={missing[0]}"
+                f" (names ecogis knows: ecogis kinds --format json)")
     for fname, allowed in kind.values.items():
         if fname not in gdf.columns:
             continue
@@ -263,22 +271,35 @@ def read_vector(
     encoding: str | None = None,
     kind: str | Kind | None = None,
     warn: bool = True,
+    fields: dict[str, str] | None = None,
+    towgs84: str | list | None = None,
 ) -> tuple[gpd.GeoDataFrame, ReadReport]:
     """Read one vector layer with CRS and encoding detection and reported repairs.
 
     Parameters
     ----------
-    path : path or ``"file.gpkg:layer"``
-    layer : layer name for multi-layer sources (a GeoPackage with one layer needs none)
+    path : path or ``"file.gpkg:layer"`` (also ``x.gdb:LAYER``); any source of
+        :mod:`ecogis.formats` (Shapefile, File Geodatabase, zip, MapInfo, DXF, KML, xlsx/csv
+        coordinate lists, GeoJSON, GeoPackage, FlatGeobuf) or a 界址点 TXT
+    layer : layer name for multi-layer sources (a GeoPackage with one layer needs none; the
+        CAD layer of a DXF; the member of a zip)
     crs : override or supply the CRS (``"EPSG:4544"``); checked against the coordinates
-    encoding : attribute text encoding (default: detected, see :func:`detect_shapefile_encoding`)
+    encoding : attribute text encoding (default: detected, see
+        :func:`ecogis.formats.shapefile_encoding`)
     kind : layer kind id or :class:`~ecogis.kinds.Kind`; decides the geometry type kept,
         required fields and enumerations (default ``generic``)
+    fields : ``{source field: role}`` from ``--field SRC=ROLE``, on top of the kind's aliases
+    towgs84 : ``"dx,dy,dz,rx,ry,rz,ds"``: the 7 parameters to bring a Xian 1980 / Beijing 1954
+        layer to CGCS2000 (without them such a layer is refused)
 
     Returns
     -------
     (GeoDataFrame indexed by feature id ``fid``, :class:`ReadReport`)
     """
+    from ecogis.formats import datum as datums
+    from ecogis.formats import read_raw
+    from ecogis.formats.coords import check_in_china, check_vertices
+
     p, spec_layer = parse_source(path)
     layer = layer or spec_layer
     if encoding:
@@ -294,64 +315,68 @@ def read_vector(
             raise InputError("TXT 界址点 files are not supported by this build", file=str(p)) from None
         gdf, report = jzd.read_jzd(p, crs=crs, encoding=encoding, kind=k)
         return gdf, report
-    src_path, enc, enc_how, tmp = p, None, None, None
-    if suffix == ".shp":
-        enc, enc_how = detect_shapefile_encoding(p, encoding)
-    elif suffix in (".geojson", ".json"):
-        src_path, enc, enc_how, tmp = _read_text_file_utf8(p, encoding)
-    elif encoding:
-        enc, enc_how = encoding, "--encoding"
-    layers = list_layers(src_path)
-    if layer is None:
-        if len(layers) > 1:
-            raise InputError(f"has {len(layers)} layers: {', '.join(layers)}", file=str(p),
-                             fix=f"name one as {p.name}:LAYER")
-        layer = layers[0] if layers else None
-    elif layer not in layers:
-        raise InputError(f"has no layer {layer!r} (layers: {', '.join(layers)})", file=str(p),
-                         fix="use one of the listed layer names")
-    try:
-        info = pyogrio.read_info(src_path, layer=layer)
-        kw = {"encoding": enc} if enc and suffix == ".shp" else {}
-        gdf = pyogrio.read_dataframe(src_path, layer=layer, fid_as_index=True, **kw)
-    except Exception as exc:
-        raise InputError(f"cannot read: {exc}", file=str(p), layer=layer,
-                         fix="check the file with ogrinfo; re-export it") from None
-    finally:
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
-    gdf.index.name = "fid"
-    driver = info.get("driver", "")
+    if encoding:
+        encoding = _CPG.get(encoding.strip().lower(), encoding)
+    raw = read_raw(p, layer, encoding=encoding)
+    gdf, layer, driver = raw.gdf, raw.layer, raw.driver
+    enc, enc_how = raw.encoding, raw.encoding_source
     where = {"file": str(p), "layer": layer}
 
     if len(gdf) == 0:
         raise InputError("the layer has no features", **where, fix="check the export")
+    check_vertices(gdf, **where)
 
     # CRS: the file's, an explicit override, or inferred from the coordinates
     bounds = gdf.total_bounds
     file_crs = gdf.crs
+    provenance: dict = {}
     if crs is not None:
         declared = to_crs(crs)
         how = "--crs" if file_crs is None else f"--crs (file said {crs_label(file_crs)})"
     elif file_crs is not None:
         declared, how = file_crs, "file"
+        if raw.crs_note:
+            declared, how = to_crs(4490), f"file: {raw.crs_note}"
+    elif raw.crs_required:
+        raise CRSError(f"a {driver} file has no CRS", **where,
+                       fix="pass --crs EPSG:XXXX (e.g. EPSG:4523 for GK zone 35 with prefix)")
     else:
         declared, reason = infer_crs(bounds, **where)
         how = f"inferred: {reason}"
         if warn:
             warnings.warn(f"{p} has no CRS; {reason}", CRSGuessWarning, stacklevel=2)
+    legacy = datums.legacy_datum(declared)
+    if legacy is not None:
+        if towgs84 is None:
+            datums.refuse(declared, legacy, **where)
+        params = towgs84 if isinstance(towgs84, list) else datums.parse_towgs84(str(towgs84), **where)
+        gdf = gdf.set_crs(declared, allow_override=True)
+        gdf, declared, provenance = datums.transform(gdf, declared, params)
+        how += f"; {legacy} -> {crs_label(declared)} by --towgs84 {','.join(f'{v:g}' for v in params)}"
+        bounds = gdf.total_bounds
+    elif towgs84 is not None:
+        raise CRSError(f"--towgs84 given but the CRS {crs_label(declared)} is not Xian 1980 or "
+                       "Beijing 1954", **where, fix="drop --towgs84 (or pass the legacy --crs)")
     check_crs(declared, bounds, **where)
     gdf = gdf.set_crs(declared, allow_override=True)
+    check_in_china(gdf, declared, **where)
 
-    gdf, renamed = _rename_aliases(gdf, k)
+    gdf, fmap, renamed = _map_fields(gdf, k, fields, str(p), layer)
     gdf, repairs = clean_geometries(gdf, k, file=str(p), layer=layer, measure_crs=declared,
                                     warn=warn)
+    if raw.notes:
+        repairs.notes = list(raw.notes) + repairs.notes
+        if warn:
+            from ecogis.errors import RepairWarning
+
+            warnings.warn(f"{p}: {'; '.join(raw.notes)}", RepairWarning, stacklevel=2)
     if len(gdf) == 0:
         raise InputError("no usable geometry left after dropping null/empty features", **where,
                          fix="check the export")
     check_fields(gdf, k, **where)
     report = ReadReport(
-        source=str(p), layer=layer, driver=driver, sha256=file_sha256(p), features=len(gdf),
-        crs=crs_label(declared), crs_source=how, encoding=enc, encoding_source=enc_how,
-        renamed_fields=renamed, repairs=repairs)
+        source=str(p), layer=layer, driver=driver, sha256=raw.sha256 or file_sha256(p),
+        features=len(gdf), crs=crs_label(declared), crs_source=how, encoding=enc,
+        encoding_source=enc_how, renamed_fields=renamed, field_map=fmap, repairs=repairs,
+        provenance=provenance)
     return gdf, report

@@ -85,11 +85,16 @@ def decode_text(data: bytes, encoding: str | None = None, *, file: str | None = 
         return data.decode("utf-8"), "utf-8", "strict UTF-8"
     except UnicodeDecodeError:
         pass
-    try:
-        return data.decode("gb18030"), "gbk", "not UTF-8; decoded as GBK/GB18030"
-    except UnicodeDecodeError as exc:
-        raise EncodingError(f"neither UTF-8 nor GBK: {exc}", file=file,
-                            fix="pass --encoding with the file's code page") from None
+    from ecogis.formats.encoding import detect
+
+    det = detect([(ln, False) for ln in data.splitlines()],
+                 candidates=("gbk", "gb18030", "big5"))
+    if det.codec is None:
+        raise EncodingError(f"neither UTF-8 nor clearly GBK/GB18030 or Big5 ({det.describe()})",
+                            file=file, fix="pass --encoding with the file's code page") from None
+    if det.codec == "big5":
+        return data.decode("big5"), "big5", "not UTF-8; Big5 detected"
+    return data.decode("gb18030"), "gbk", "not UTF-8; decoded as GBK/GB18030"
 
 
 @dataclass
@@ -227,8 +232,13 @@ def _header_crs(header: JZDHeader, eastings: np.ndarray, *, file: str) -> tuple[
     return z.crs, f"{how}, 几度分带={width}, 带号={zone} -> {z.description}"
 
 
-def _rings_to_geometry(block: _Block, shape: str, *, file: str) -> Any:
-    """Build the block's geometry (easting, northing) from its rings."""
+def _rings_to_geometry(block: _Block, shape: str, *, file: str,
+                       unclosed: list | None = None) -> Any:
+    """Build the block's geometry (easting, northing) from its rings.
+
+    A polygon ring whose last point is not its first is closed; its 圈号 is appended to
+    ``unclosed`` so the caller reports the repair.
+    """
     rings: dict[str, list[tuple[float, float]]] = {}
     for _pid, ring, x, y, _no in block.points:
         rings.setdefault(ring, []).append((y, x))  # X = northing, Y = easting
@@ -245,6 +255,8 @@ def _rings_to_geometry(block: _Block, shape: str, *, file: str) -> Any:
     for key, coords in rings.items():
         if coords[0] != coords[-1]:
             coords = [*coords, coords[0]]
+            if unclosed is not None:
+                unclosed.append(key)
         if len(coords) < 4:
             raise InputError(f"line {block.line}: ring 圈号={key} has fewer than 3 distinct "
                              "points", file=file, fix="check the block's coordinate lines")
@@ -312,6 +324,7 @@ def read_jzd(path: str | os.PathLike, *, crs=None, encoding: str | None = None,
     else:
         the_crs, how = _header_crs(header, ys, file=file)
     rows, geoms = [], []
+    closed_notes: list[str] = []
     for i, b in enumerate(blocks, start=1):
         f = b.fields + [""] * (8 - len(b.fields))
         shape = _SHAPES.get(f[4], "polygon")
@@ -329,7 +342,11 @@ def read_jzd(path: str | os.PathLike, *, crs=None, encoding: str | None = None,
         if n_decl is not None and n_decl != len(b.points) and warn:
             warnings.warn(f"{file} line {b.line}: block declares {n_decl} 界址点 but has "
                           f"{len(b.points)} point lines", AreaMismatchWarning, stacklevel=2)
-        geoms.append(_rings_to_geometry(b, shape, file=file))
+        open_rings: list = []
+        geoms.append(_rings_to_geometry(b, shape, file=file, unclosed=open_rings))
+        if open_rings:
+            closed_notes.append(f"block {f[2] or i} (line {b.line}): ring(s) 圈号 "
+                                f"{', '.join(map(str, open_rings))} not closed: closed")
         rows.append({"id": f[2] or i, "name": f[3] or None, "use": f[6] or None,
                      "land_code": f[7] or None, "shape": f[4] or "面",
                      "n_points": len(b.points), "declared_area_m2": declared,
@@ -339,6 +356,12 @@ def read_jzd(path: str | os.PathLike, *, crs=None, encoding: str | None = None,
     gdf.index = np.arange(1, len(gdf) + 1)
     gdf.index.name = "fid"
     gdf, repairs = clean_geometries(gdf, k, file=file, measure_crs=the_crs, warn=warn)
+    if closed_notes:
+        repairs.notes = closed_notes + repairs.notes
+        if warn:
+            from ecogis.errors import RepairWarning
+
+            warnings.warn(f"{file}: {'; '.join(closed_notes[:3])}", RepairWarning, stacklevel=2)
     _declared_area_check(gdf, the_crs, rel_tol=rel_tol, file=file, warn=warn,
                          geodesic_area=geodesic_area)
     report = ReadReport(

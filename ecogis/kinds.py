@@ -20,7 +20,7 @@ GEOMETRY_CLASSES = {
 
 _KEYS = {
     "name_zh", "name_en", "code", "geometry", "coverage", "required", "optional", "public",
-    "color", "fill_opacity", "values", "groups",
+    "color", "fill_opacity", "values", "groups", "aliases",
 }
 
 
@@ -41,6 +41,8 @@ class Kind:
     fill_opacity: float = 0.3
     values: dict[str, tuple[str, ...]] = field(default_factory=dict)
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: role -> source field names that fill it, in order of preference (kinds.toml)
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def geom_types(self) -> tuple[str, ...]:
@@ -54,6 +56,7 @@ class Kind:
 
     @property
     def fields(self) -> tuple[str, ...]:
+        """The field roles of this kind: required first, then optional."""
         return self.required + tuple(f for f in self.optional if f not in self.required)
 
     def group_of(self, field_name: str, value: object) -> str | None:
@@ -72,6 +75,12 @@ class KindRegistry:
     kinds: dict[str, Kind]
     aliases: dict[str, str]
     source: Path
+    #: role -> Chinese label (``[roles]`` of kinds.toml)
+    roles: dict[str, str] = field(default_factory=dict)
+
+    def role_label(self, role: str) -> str:
+        """Return the Chinese label of a field role (the role id when it has none)."""
+        return self.roles.get(role, role)
 
     def __getitem__(self, kind_id: str) -> Kind:
         try:
@@ -103,6 +112,17 @@ def _parse(raw: dict, source: Path) -> KindRegistry:
                 file=str(source),
                 fix="correct the geometry key",
             )
+        aliases = spec.get("aliases", {})
+        roles = set(spec.get("required", ())) | set(spec.get("optional", ()))
+        for role, names in aliases.items():
+            if role not in roles:
+                raise DataFileError(
+                    f"kind {kid!r}: aliases name role {role!r}, which is not in its required "
+                    "or optional roles", file=str(source),
+                    fix=f"add {role!r} to optional, or correct the role name")
+            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+                raise DataFileError(f"kind {kid!r}: aliases.{role} must be a list of strings",
+                                    file=str(source), fix='write e.g. name = ["名称", "MC"]')
         kinds[kid] = Kind(
             id=kid,
             name_zh=spec["name_zh"],
@@ -117,8 +137,10 @@ def _parse(raw: dict, source: Path) -> KindRegistry:
             fill_opacity=float(spec.get("fill_opacity", 0.3)),
             values={k: tuple(v) for k, v in spec.get("values", {}).items()},
             groups={k: tuple(v) for k, v in spec.get("groups", {}).items()},
+            aliases={k: tuple(v) for k, v in aliases.items()},
         )
-    return KindRegistry(kinds=kinds, aliases=dict(raw.get("aliases", {})), source=source)
+    return KindRegistry(kinds=kinds, aliases=dict(raw.get("aliases", {})), source=source,
+                        roles=dict(raw.get("roles", {})))
 
 
 def load_kinds(path: str | Path | None = None) -> KindRegistry:

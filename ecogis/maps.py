@@ -92,7 +92,16 @@ FIELD_LABELS: dict[str, str] = {
     "code": "代码", "setback_m": "退让距离 (m)", "population": "人口", "id": "编号",
     "basin": "流域", "verdict": "结论", "parcels": "图斑数", "area_km2": "面积 (km²)",
     "area_mu": "面积 (亩)", "length_km": "长度 (km)", "layer": "图层", "kind": "类型",
+    "names": "名称", "bsm": "标识码",
 }
+
+
+def _field_label(f: str, default: str | None = None) -> str:
+    """Chinese label of a popup field: FIELD_LABELS, else the role's label in kinds.toml."""
+    if f in FIELD_LABELS:
+        return FIELD_LABELS[f]
+    roles = load_kinds().roles
+    return roles.get(f, default if default is not None else f)
 # fields whose values group a coverage layer when it is dissolved for display (first present)
 _GROUP_FIELDS = ("town", "name", "zone", "level", "category", "type", "land_name")
 # keys of a siting hit that a public map may show
@@ -854,7 +863,7 @@ def make_map(
         geoms = p.geoms[keep]
         props = [pr for pr, k in zip(p.props, keep, strict=True) if k]
         spec = {"label": label, "style": style,
-                "fields": [[f, FIELD_LABELS.get(f, f)] for f in p.fields],
+                "fields": [[f, _field_label(f)] for f in p.fields],
                 "tip": [f for f in p.fields if f in ("name", "zone", "level", "town", "category",
                                                      "type", "parcels")][:2]}
         by, colors = _value_colors(p.kind, p.fields)
@@ -891,7 +900,7 @@ def make_map(
                                               generalise_m=generalise_m, metric=metric)
         fields, props = _diff_props(gdf, kinds, public)
         spec = {"label": f"变化：{zh}", "style": style,
-                "fields": [[f, FIELD_LABELS.get(f, f)] for f in fields], "tip": fields[:2]}
+                "fields": [[f, _field_label(f)] for f in fields], "tip": fields[:2]}
         sw = _swatch(style)
         GeoJsonOverlay(_feature_collection(geoms, props), spec,
                        name=f"{sw}{html_mod.escape(spec['label'])}").add_to(m)
@@ -1017,7 +1026,8 @@ def _add_sites(m, sites: gpd.GeoDataFrame, kinds: KindRegistry, public: bool,
     shown = fields + (["verdict", "hits"] if has_verdict else [])
     spec = {"label": "建设项目选址", "style": style, "by": "_v",
             "colors": {k: c for k, (_, c) in VERDICTS.items()},
-            "fields": [[f, FIELD_LABELS.get(f, "命中规则" if f == "hits" else f)] for f in shown],
+            "fields": [[f, _field_label(f, "命中规则" if f == "hits" else f)]
+                       for f in shown],
             "tip": [f for f in ("id", "name", "verdict") if f in shown]}
     GeoJsonOverlay(_feature_collection(geoms, props), spec,
                    name='<span class="ecogis-dot" style="background:#e31a1c"></span>'

@@ -47,6 +47,7 @@ from ecogis import engine
 from ecogis.conflicts import ConflictRule, ConflictRules, Side, load_conflict_rules
 from ecogis.crs import CGCS2000, crs_label, gk_zone_of
 from ecogis.errors import GeometryError, InputError
+from ecogis.fields import LABEL_ROLES, feature_labels
 from ecogis.kinds import Kind, load_kinds
 from ecogis.measure import (
     area,
@@ -509,8 +510,8 @@ class ZoneRuleRow:
 
 
 CONFLICT_COLUMNS = ["rule", "rule_name", "severity", "severity_zh", "a_layer", "a_fid", "a_name",
-                    "b_layer", "b_fid", "b_name", "area", "area_m2", "unit", "method", "lon",
-                    "lat"]
+                    "a_bsm", "b_layer", "b_fid", "b_name", "b_bsm", "area", "area_m2", "unit",
+                    "method", "lon", "lat"]
 
 
 class _Dissolved:
@@ -929,7 +930,9 @@ class OverlapAnalysis:
             "rule": rule.id, "rule_name": rule.name_zh, "severity": rule.severity.id,
             "severity_zh": rule.severity.name_zh,
             "a_layer": la, "a_fid": _fids(gdf_a, fa), "a_name": _names(gdf_a, fa),
+            "a_bsm": _names(gdf_a, fa, ("bsm",)),
             "b_layer": lb, "b_fid": _fids(gdf_b, fb), "b_name": _names(gdf_b, fb),
+            "b_bsm": _names(gdf_b, fb, ("bsm",)),
             "area": from_m2(m2, unit), "area_m2": m2, "unit": unit, "method": self.method,
             "lon": shapely.get_x(rep), "lat": shapely.get_y(rep),
         }, geometry=gpd.GeoSeries(lonlat, crs=CGCS2000), crs=CGCS2000)
@@ -1028,12 +1031,9 @@ def _fids(gdf: gpd.GeoDataFrame, pos: np.ndarray) -> np.ndarray:
         return idx.astype(str)
 
 
-def _names(gdf: gpd.GeoDataFrame, pos: np.ndarray) -> np.ndarray:
-    if "name" not in gdf.columns:
-        return np.full(len(pos), None, dtype=object)
-    vals = gdf["name"].to_numpy(dtype=object)[pos]
-    return np.array([None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
-                     for v in vals], dtype=object)
+def _names(gdf: gpd.GeoDataFrame, pos: np.ndarray, roles=LABEL_ROLES) -> np.ndarray:
+    """Feature names from the layer's field roles (name, else BSM, 图斑编号, code; kinds.toml)."""
+    return feature_labels(gdf, roles)[pos]
 
 
 # ------------------------------------------------------------------------------- public API

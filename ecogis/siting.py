@@ -42,6 +42,7 @@ from pyproj import CRS, Proj
 
 from ecogis.crs import CGCS2000, CHINA_LONLAT, crs_label, gk_zone_of, metric_crs, transformer
 from ecogis.errors import EcogisWarning, GeometryError, InputError
+from ecogis.fields import unique_labels
 from ecogis.kinds import Kind
 from ecogis.measure import geodesic_area
 from ecogis.rules import (
@@ -63,6 +64,8 @@ MAX_PART_VERTICES = 256
 METHODS = ("ellipsoidal", "projected")
 #: kinds whose overlap is reported per site as occupied farmland
 FARMLAND_KIND = "farmland"
+#: kind whose parcels give each site's 压占 by 地类 (``site["landuse"]``)
+LANDUSE_KIND = "landuse"
 #: compensation type of permanent-farmland 补划 (reported as compensation_m2)
 _POLYGONAL = ("Polygon", "MultiPolygon")
 _INF = np.iinfo(np.int64).max
@@ -234,6 +237,15 @@ class LayerIndex:
     areal: bool
     _centroids: np.ndarray | None = None
     _geo_area: np.ndarray | None = None
+    _labels: np.ndarray | None = None
+
+    def labels(self) -> np.ndarray:
+        """Feature names from the name/BSM/图斑编号/code roles (None where a feature has none)."""
+        if self._labels is None:
+            from ecogis.fields import feature_labels
+
+            self._labels = feature_labels(self.gdf)
+        return self._labels
 
     def part_area_geodesic(self, crs: CRS, threads: int = 1) -> np.ndarray:
         """Ellipsoidal area (m², CGCS2000, :func:`ellipsoidal_area`) of every part, once."""
@@ -398,7 +410,9 @@ def _positive(series: pd.Series | None, n: int, default: float | None, what: str
               ids: Sequence[Any], file: str | None) -> np.ndarray:
     out = np.full(n, np.nan if default is None else float(default))
     if series is not None:
-        vals = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+        from ecogis.formats.tables import lengths_m
+
+        vals = lengths_m(series.to_numpy(dtype=object), what, ids, file)
         have = ~np.isnan(vals)
         out[have] = vals[have]
     bad = np.flatnonzero(~np.isnan(out) & ((out < 0) | ~np.isfinite(out)))
@@ -553,12 +567,16 @@ class Hit:
     compensation_type: str = ""
     compensation_m2: float = 0.0
     note: str = ""
+    #: distinct names of the hit's features (name, else BSM, else 图斑编号 role), in the order
+    #: of ``features``
+    names: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         d = {
             "layer": self.layer, "kind": self.kind, "kind_zh": self.kind_zh,
             "feature": self.feature, "features": self.features,
-            "n_features": len(self.features), "name": self.name, "zone": self.zone,
+            "n_features": len(self.features), "name": self.name, "names": self.names,
+            "zone": self.zone,
             "overlap_m2": self.overlap_m2, "overlap_ratio": self.overlap_ratio,
             "distance_m": self.distance_m, "rule": self.rule, "rule_zh": self.rule_zh,
             "test": self.test, "verdict": self.verdict, "verdict_zh": VERDICT_ZH[self.verdict],
@@ -778,10 +796,12 @@ class SitingEngine:
                             "rule": r.id, "kind": kind_id,
                             "reason": f"the workspace has no layer of kind {kind_id!r}"})
 
+        landuse: tuple[LayerIndex, _Pairs] | None = None
         for li in self.layers.values():
             rules = rules_by_kind.get(li.kind.id, [])
             is_farm = li.kind.id == FARMLAND_KIND
-            if not rules and not is_farm:
+            is_lu = li.kind.id == LANDUSE_KIND and landuse is None
+            if not rules and not is_farm and not is_lu:
                 continue
             # rank of every rule for every distinct category: -1 = not concerned
             rank_by_cat = np.array([[cats.rank(c, r.categories) for c in uniq_cats]
@@ -795,9 +815,11 @@ class SitingEngine:
                     continue
                 concerned = site_rank[ri] >= 0
                 qdist[concerned] = np.maximum(qdist[concerned], reach)
-            if is_farm:
+            if is_farm or is_lu:
                 qdist = np.maximum(qdist, 0.0)
             pairs = self._pairs(li, ss, qdist, site_area, method)
+            if is_lu:
+                landuse = (li, pairs)
             if is_farm:
                 farmland += self._site_totals(li, pairs, n)
                 farm_pairs.append((li, pairs))
@@ -821,6 +843,7 @@ class SitingEngine:
         if len(farm_pairs) > 1:  # farmland layers may overlap each other: count their union once
             farmland = self._union_cover(farm_pairs, ss, method, n)
 
+        lu_rows = self._landuse_rows(*landuse, n) if landuse is not None else None
         results: list[SiteResult] = []
         for i in range(n):
             hits = sorted(per_site_hits[i], key=lambda h: (-SEVERITY[h.verdict], h.layer, h.rule))
@@ -840,6 +863,9 @@ class SitingEngine:
                 width_m=None if np.isnan(ss.width_m[i]) else float(ss.width_m[i]),
                 name=ss.names[i], extra=dict(ss.extra[i]),
             ))
+            if lu_rows is not None:
+                results[-1].extra["landuse"] = lu_rows[i]
+                results[-1].extra["landuse_layer"] = landuse[0].name
         return CheckResult(
             sites=results, rulebook=self.rulebook.summary(), method=method, crs=self.crs,
             layers=[{"name": li.name, "kind": li.kind.id, "features": li.n_features,
@@ -1082,6 +1108,23 @@ class SitingEngine:
             ok &= np.isin(col.astype(str), members)
         return ok
 
+    def _landuse_rows(self, li: LayerIndex, pairs: _Pairs, n: int) -> list[list[dict[str, Any]]]:
+        """压占 by 地类 of every site on a landuse layer (:func:`ecogis.landuse.occupation_rows`)."""
+        from ecogis.landuse import land_codes, occupation_rows
+
+        m = pairs.inter & (pairs.area > 0)
+        gross = None
+        if not li.disjoint and m.any():  # the layer overlaps itself: dissolve per 地类
+            codes, _ = land_codes(li.gdf)
+            classes = sorted(set(codes[pairs.feat[m]].tolist()))
+            pos = {c: j for j, c in enumerate(classes)}
+            ci = np.array([pos.get(c, 0) for c in codes[pairs.feat]], dtype=np.int64)
+            group = pairs.site.astype(np.int64) * len(classes) + ci
+            gross = self._dissolved_by_group(li, pairs, m, group, n * len(classes),
+                                             self.threads).reshape(n, len(classes))
+        return occupation_rows(pairs.site[m], pairs.feat[m], pairs.area[m], li.gdf, n,
+                               layer=li.name, gross_by_class=gross)
+
     def _zone_field(self, li: LayerIndex) -> str | None:
         for f in ("zone", "level", "category"):
             if f in li.kind.fields and f in li.gdf.columns:
@@ -1104,10 +1147,12 @@ class SitingEngine:
         zones = li.column(zone_col) if zone_col else None
         citation = r.citation.as_dict()  # shared by the rule's hits (read-only)
         names = li.column("name")
+        labels = li.labels()
         for site_i, a, b in zip(uniq, starts, ends, strict=True):
             rows = idx[a:b]
             rep = int(pairs.feat[rows[0]])
             feats = li.feature_ids[pairs.feat[rows]].tolist()
+            feat_names = unique_labels(labels[pairs.feat[rows]])
             ov = float(overlap[site_i])
             sa = float(site_area[site_i])
             ctype, cm2 = "", 0.0
@@ -1118,7 +1163,8 @@ class SitingEngine:
             per_site_hits[site_i].append(Hit(
                 layer=li.name, kind=li.kind.id, kind_zh=li.kind.name_zh,
                 feature=_plain_id(li.feature_ids[rep]), features=feats,
-                name=_str_or_none(names[rep]) if names is not None else None,
+                name=(_str_or_none(names[rep]) if names is not None else None) or labels[rep],
+                names=feat_names,
                 zone=_str_or_none(zones[rep]) if zones is not None else None,
                 overlap_m2=ov, overlap_ratio=(ov / sa if sa > 0 else None),
                 distance_m=float(pairs.dist[rows].min()), rule=r.id, rule_zh=r.name_zh,
@@ -1292,6 +1338,14 @@ def read_sites(path, *, crs=None, encoding: str | None = None) -> gpd.GeoDataFra
     from ecogis.io import parse_source, read_vector
 
     p, _layer = parse_source(path)
+    if p.suffix.lower() in (".csv", ".xlsx", ".xlsm") and p.exists():
+        from ecogis.formats.tables import find_columns, read_table
+
+        df, _info = read_table(p, encoding=encoding)
+        if "wkt" not in find_columns(df.columns) or crs is None:
+            gdf, _rep = read_vector(p, crs=crs, encoding=encoding, kind="site")
+            gdf.attrs["source"] = str(Path(p))
+            return gdf
     if p.suffix.lower() == ".csv":
         if not p.exists():
             raise InputError("file not found", file=str(p), fix="check the path")

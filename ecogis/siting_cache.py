@@ -147,7 +147,7 @@ def engine_for(workspace, rulebook=None, *, region: str | None = None,
     """
     from ecogis.errors import InputError
     from ecogis.rules import load_rulebook
-    from ecogis.siting import FARMLAND_KIND, SitingEngine
+    from ecogis.siting import FARMLAND_KIND, LANDUSE_KIND, SitingEngine
     from ecogis.workspace import Workspace
 
     ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
@@ -155,7 +155,7 @@ def engine_for(workspace, rulebook=None, *, region: str | None = None,
         rulebook = load_rulebook(region or ws.meta.get("region") or None, params=params or {})
     if disk is None:
         disk = os.environ.get("ECOGIS_CACHE", "1") not in ("0", "false", "no")
-    needed = set(rulebook.kinds_used) | {FARMLAND_KIND}
+    needed = set(rulebook.kinds_used) | {FARMLAND_KIND, LANDUSE_KIND}
     infos = [i for i in ws.layers() if i.kind in needed]
     if not infos:
         raise InputError("the workspace has no layer the rulebook applies to "

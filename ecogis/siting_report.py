@@ -72,14 +72,39 @@ _HIT_COLS = [("layer", "图层"), ("feature", "要素"), ("zone", "分区/级别
              ("distance", "距离 m"), ("procedures", "程序/审批"), ("citation", "依据")]
 
 
+_LANDUSE_COLS = [("dlbm", "地类编码"), ("dlmc", "地类名称"), ("area", "压占面积 m²"),
+                 ("net", "扣除田坎后 m²"), ("tiankan", "田坎 m²"), ("ha", "公顷"), ("mu", "亩")]
+
+
+def _landuse_rows(site) -> list[dict[str, Any]]:
+    """压占 by 地类 of a site (``site.extra["landuse"]``), with a 合计 row."""
+    rows = site.extra.get("landuse") or []
+    out = [{"dlbm": r["dlbm"], "dlmc": r["dlmc"], "area": _fmt(r["area_m2"]),
+            "net": _fmt(r["net_m2"]), "tiankan": _fmt(r["tiankan_m2"]),
+            "ha": f"{r['area_ha']:,.4f}", "mu": f"{r['area_mu']:,.2f}"} for r in rows]
+    if len(rows) > 1:
+        tot = {k: sum(r[k] for r in rows) for k in ("area_m2", "net_m2", "tiankan_m2",
+                                                      "area_ha", "area_mu")}
+        out.append({"dlbm": "合计", "dlmc": "", "area": _fmt(tot["area_m2"]),
+                    "net": _fmt(tot["net_m2"]), "tiankan": _fmt(tot["tiankan_m2"]),
+                    "ha": f"{tot['area_ha']:,.4f}", "mu": f"{tot['area_mu']:,.2f}"})
+    return out
+
+
 def _hit_rows(site) -> list[dict[str, Any]]:
     rows = []
     for h in site.hits:
-        feat = "—" if h.feature is None else str(h.feature)
-        if len(h.features) > 1:
-            feat += f" 等 {len(h.features)} 个"
-        if h.name:
-            feat += f"（{h.name}）"
+        n = len(h.features)
+        if h.names:
+            feat = "、".join(h.names[:3])
+            if n > len(h.names[:3]):
+                feat += f" 等 {n} 个"
+        else:
+            feat = "—" if h.feature is None else str(h.feature)
+            if n > 1:
+                feat += f" 等 {n} 个"
+            if h.name:
+                feat += f"（{h.name}）"
         proc = "；".join(h.procedures)
         if h.approval:
             proc += f"；审批：{h.approval}"
@@ -157,6 +182,9 @@ def render_markdown(result) -> str:
         dt = _declared_text(s)
         if dt:
             out.append(f"- **面积核对**：{dt}")
+        if s.extra.get("landuse"):
+            out += ["", f"压占地类（{s.extra['landuse_layer']}）：", "",
+                    format_markdown(_landuse_rows(s), _LANDUSE_COLS)]
         if s.hits:
             out += ["", format_markdown(_hit_rows(s), _HIT_COLS), "", "依据原文："]
             out += [f"- {q}" for q in _quotes(s)]
@@ -434,6 +462,10 @@ def render_html(result, *, max_maps: int = MAX_SITE_MAPS, embed_map: bool = True
         if result.engine is not None and result.site_set is not None and drawn < max_maps:
             parts.append(site_svg(result, i))
             drawn += 1
+        if s.extra.get("landuse"):
+            parts.append(f"<h3>压占地类（{html.escape(str(s.extra['landuse_layer']))}）</h3>")
+            parts.append(_table_html(_landuse_rows(s), _LANDUSE_COLS,
+                                     numeric=("area", "net", "tiankan", "ha", "mu")))
         if s.hits:
             parts.append(_table_html(_hit_rows(s), _HIT_COLS,
                                      numeric=("overlap", "ratio", "distance")))

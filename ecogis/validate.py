@@ -42,11 +42,14 @@ class RepairReport:
     dropped_after_repair: int = 0
     z_dropped: int = 0
     m_dropped: int = 0
+    #: file-level repairs reported by the readers (ring closed, index rebuilt, text cut ...)
+    notes: list = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
         return bool(self.invalid_repaired or self.dropped_null or self.dropped_empty
-                    or self.dropped_after_repair or self.z_dropped or self.m_dropped)
+                    or self.dropped_after_repair or self.z_dropped or self.m_dropped
+                or self.notes)
 
     def summary(self) -> str:
         """Return one line saying what was repaired, or ``no repairs``."""
@@ -68,6 +71,7 @@ class RepairReport:
             parts.append(f"Z dropped from {self.z_dropped} geometries")
         if self.m_dropped:
             parts.append(f"M dropped from {self.m_dropped} geometries")
+        parts.extend(self.notes)
         return "; ".join(parts) if parts else "no repairs"
 
     def as_dict(self) -> dict:
@@ -88,6 +92,37 @@ def _keep_family(geoms: np.ndarray, family: str) -> np.ndarray:
         parts = [p for p in shapely.get_parts(g) if shapely.get_type_id(p) in ids]
         out[i] = shapely.union_all(parts) if parts else shapely.Polygon()
     return out
+
+
+def _reasons(geoms: np.ndarray) -> list[str]:
+    """Return why each geometry needs repair (a collection is "Valid Geometry" to GEOS)."""
+    out = []
+    for g, r in zip(geoms, shapely.is_valid_reason(geoms), strict=True):
+        if g.geom_type == "GeometryCollection":
+            kinds = sorted({p.geom_type for p in shapely.get_parts(g)})
+            r = f"GeometryCollection of {'/'.join(kinds) or 'nothing'}"
+            if not shapely.is_valid(g):
+                r += f" ({shapely.is_valid_reason(g)})"
+        out.append(r)
+    return out
+
+
+def _refuse_hole_outside_shell(geoms: np.ndarray, ids: np.ndarray, *, file, layer) -> None:
+    """Raise for a polygon hole lying outside its shell: make_valid would make it a new polygon."""
+    for g, fid in zip(geoms, ids, strict=True):
+        for poly in shapely.get_parts(g):
+            if poly.geom_type != "Polygon" or not poly.interiors:
+                continue
+            shell = shapely.Polygon(poly.exterior.coords)
+            for k, ring in enumerate(poly.interiors, start=1):
+                hole = shapely.Polygon(ring.coords)
+                if shell.is_valid and hole.is_valid and not shapely.intersects(shell, hole):
+                    raise GeometryError(
+                        f"hole {k} lies outside its outer ring (repairing would turn it into "
+                        f"an extra polygon of the hole's size)", file=file, layer=layer,
+                        feature=fid.item() if hasattr(fid, "item") else fid,
+                        fix="correct the ring in the source data: move it inside its outer "
+                        "ring, or store it as a polygon of its own")
 
 
 def clean_geometries(
@@ -147,7 +182,8 @@ def clean_geometries(
         before = geoms[invalid]
         rep.invalid_repaired = int(invalid.sum())
         rep.invalid_features = [i.item() if hasattr(i, "item") else i for i in ids[invalid]]
-        rep.invalid_reasons = list(dict.fromkeys(shapely.is_valid_reason(before)))[:3]
+        rep.invalid_reasons = list(dict.fromkeys(_reasons(before)))[:3]
+        _refuse_hole_outside_shell(before, ids[invalid], file=file, layer=layer)
         family = "polygon" if "polygon" in allowed else ("line" if "line" in allowed else "point")
         if kind.geometry == "line_or_polygon":
             family = "polygon" if any(f == "polygon" for f in fams) else "line"

@@ -66,6 +66,8 @@ class LayerInfo:
     imported_at: str | None = None
     synthetic: bool = False
     extra: dict = field(default_factory=dict)
+    #: field roles: {role: source field} (kinds.toml aliases and --field; source names kept)
+    field_map: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -321,6 +323,11 @@ class Workspace:
                 return default
 
         from pyproj import CRS
+        extra = js(row.get("extra"), {})
+        fmap = extra.get("field_map")
+        if not isinstance(fmap, dict):
+            fmap = self._resolve_fields(name, row.get("kind") or None,
+                                        [f for f in pinfo.get("fields", [])])
         return LayerInfo(
             name=name,
             kind=row.get("kind") or None,
@@ -337,8 +344,25 @@ class Workspace:
             repairs=js(row.get("repairs"), {}),
             imported_at=row.get("imported_at") or None,
             synthetic=str(row.get("synthetic")).lower() in ("1", "true"),
-            extra=js(row.get("extra"), {}),
+            extra=extra,
+            field_map=dict(fmap),
         )
+
+    @staticmethod
+    def _resolve_fields(name: str, kind: str | None, columns: list[str]) -> dict[str, str]:
+        """Field map of a layer written without one (older workspaces): resolved from kinds.toml."""
+        from ecogis.fields import resolve_field_map
+
+        reg = load_kinds()
+        k = reg[kind] if kind in reg else reg["generic"]
+        try:
+            return resolve_field_map([str(c) for c in columns], k, layer=name)
+        except InputError:  # pragma: no cover - no explicit mapping here, cannot fail
+            return {}
+
+    def field_map(self, name: str) -> dict[str, str]:
+        """Return ``{role: source field}`` of a layer (recorded on import, else resolved)."""
+        return self.info(name).field_map
 
     def layers(self) -> list[LayerInfo]:
         """Return :class:`LayerInfo` for every layer."""
@@ -355,15 +379,34 @@ class Workspace:
             raise InputError(f"has no layer {name!r} (layers: {', '.join(self.names()) or 'none'})",
                              file=str(self.path), fix="use `ecogis layers` to list them")
 
-    def read(self, name: str) -> gpd.GeoDataFrame:
-        """Return a layer as a GeoDataFrame in its stored CRS, indexed by feature id ``fid``."""
+    def read(self, name: str, *, roles: bool = True) -> gpd.GeoDataFrame:
+        """Return a layer as a GeoDataFrame in its stored CRS, indexed by feature id ``fid``.
+
+        The stored (source) field names are kept; with ``roles`` (default) each field role of
+        the layer's field map (``name``, ``level``, ``land_code`` ...) is added as a column
+        beside its source field (:func:`ecogis.fields.apply_roles`).
+        """
         self._require(name)
         key = (name, self._target.stat().st_mtime_ns if self._target.exists() else 0)
         if key not in self._cache:
             gdf = pyogrio.read_dataframe(self._target, layer=name, fid_as_index=True)
             gdf.index.name = "fid"
             self._cache[key] = gdf
-        return self._cache[key].copy()
+        gdf = self._cache[key].copy()
+        if roles:
+            from ecogis.fields import apply_roles
+
+            row = self._meta_rows().get(name, {})
+            try:
+                extra = json.loads(row.get("extra") or "{}")
+            except json.JSONDecodeError:
+                extra = {}
+            fmap = extra.get("field_map") if isinstance(extra, dict) else None
+            if not isinstance(fmap, dict):
+                fmap = self._resolve_fields(name, row.get("kind") or None,
+                                            [c for c in gdf.columns if c != gdf.geometry.name])
+            gdf = apply_roles(gdf, fmap)
+        return gdf
 
     def read_kind(self, kind: str) -> list[tuple[str, gpd.GeoDataFrame]]:
         """Return ``(name, GeoDataFrame)`` for every layer of ``kind``."""
@@ -384,13 +427,27 @@ class Workspace:
         repairs: dict | None = None,
         synthetic: bool = False,
         extra: dict | None = None,
+        field_map: dict[str, str] | None = None,
     ) -> bool:
         """Write ``gdf`` as layer ``name`` of ``kind`` (replacing it); return True if replaced.
 
         The write is atomic. Polygon kinds are stored as MultiPolygon, line kinds as
-        MultiLineString. The source feature ids are kept in column ``src_fid``.
+        MultiLineString. The source feature ids are kept in column ``src_fid``. Fields keep
+        their names; ``field_map`` (``{role: source field}``, default: resolved from
+        kinds.toml) is recorded in the layer's metadata (``extra["field_map"]``). Role columns
+        that :meth:`read` added are not stored twice.
         """
+        from ecogis.fields import resolve_field_map, strip_roles
+
         k = load_kinds()[kind]
+        gdf = strip_roles(gdf)
+        if field_map is None:
+            field_map = resolve_field_map(
+                [c for c in gdf.columns if c != gdf.geometry.name], k, layer=name)
+        else:
+            added = [r for r, src in field_map.items() if r != src and r in gdf.columns]
+            gdf = gdf.drop(columns=added) if added else gdf
+        extra = {**(extra or {}), "field_map": dict(field_map)}
         if name in _RESERVED or not name or name.startswith("gpkg_") or name.startswith("rtree_"):
             raise InputError(f"layer name {name!r} is reserved", fix="choose another --name")
         if gdf.crs is None:
@@ -447,18 +504,26 @@ class Workspace:
         crs=None,
         encoding: str | None = None,
         layer: str | None = None,
+        fields: dict[str, str] | None = None,
+        towgs84: str | None = None,
     ) -> ImportReport:
-        """Read a data file with :func:`ecogis.io.read_vector` and store it as a layer."""
+        """Read a data file with :func:`ecogis.io.read_vector` and store it as a layer.
+
+        ``fields`` is ``{source field: role}`` (``--field SRC=ROLE``). The source field names
+        are stored unchanged; the resolved field map is recorded in the layer's metadata.
+        """
         from ecogis.io import read_vector
 
         k = load_kinds()[kind]
-        gdf, rep = read_vector(path, layer, crs=crs, encoding=encoding, kind=k)
+        gdf, rep = read_vector(path, layer, crs=crs, encoding=encoding, kind=k, fields=fields,
+                               towgs84=towgs84)
+        extra = {"provenance": rep.provenance} if rep.provenance else None
         lname = name or k.id
         replaced = self.write(
             lname, gdf, k.id, source=Path(rep.source).name, source_layer=rep.layer,
             sha256=rep.sha256, crs_source=rep.crs_source, encoding=rep.encoding,
             encoding_source=rep.encoding_source, repairs=rep.repairs.as_dict(),
-            extra={"renamed_fields": rep.renamed_fields} if rep.renamed_fields else None,
+            field_map=rep.field_map, extra=extra,
         )
         return ImportReport(workspace=str(self.path), name=lname, kind=k.id, replaced=replaced,
                             read=rep)
@@ -501,6 +566,7 @@ def load_target(
     kind: str | None = None,
     crs=None,
     encoding: str | None = None,
+    fields: dict[str, str] | None = None,
 ) -> tuple[Workspace | None, list[LoadedLayer]]:
     """Load layers from a workspace, ``ws.gpkg:layer``, or a plain data file.
 
@@ -521,7 +587,7 @@ def load_target(
                                    f"{path}:{n}", info.synthetic))
         return ws, out
     k = load_kinds()[kind or "generic"]
-    gdf, rep = read_vector(path, layer, crs=crs, encoding=encoding, kind=k)
+    gdf, rep = read_vector(path, layer, crs=crs, encoding=encoding, kind=k, fields=fields)
     name = layer or rep.layer or Path(path).stem
     if names and name not in names:
         raise InputError(f"has no layer {names[0]!r}", file=str(path), fix=f"the layer is {name!r}")

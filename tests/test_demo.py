@@ -332,6 +332,16 @@ def test_cli_demo_rebuilds_identical_bytes_and_reports(built, run_cli, tmp_path)
     assert layer_rows and all(r["status"] == "ok" for r in layer_rows), layer_rows
     text = html.read_text(encoding="utf-8")
     assert "示意数据" in text and "cdn.jsdelivr.net" not in text
+    # the 用地预审 report of the sample sites, in Word (and PDF where Chromium is installed)
+    reports = sec["siting"]["data"]["reports"]
+    assert reports["docx"] == str(out / "anju-review.docx")
+    import docx
+
+    body = "\n".join(p.text for p in docx.Document(reports["docx"]).paragraphs)
+    for s in sec["siting"]["data"]["sites"]:
+        assert f"{s['name']}（{s['id']}）" in body
+    if "pdf" in reports:
+        assert (out / "anju-review.pdf").read_bytes().startswith(b"%PDF")
     # the synthetic rasters are reproducible too, and give the plan's forest cover
     for name in ("dem.tif", "landcover.tif"):
         assert sha(out / "anju.gpkg.rasters" / name) == sha(
@@ -356,3 +366,70 @@ def test_demo_rasters_measure_the_plan_indicators(ws):
 def test_cli_demo_unknown_region_is_bad_input(run_cli):
     code, _, err = run_cli("demo", "--region", "nowhere")
     assert code == 2 and "nowhere" in err and len(err.strip().splitlines()) == 1
+
+
+# ------------------------------------------------------------- 三调 landuse extract
+TDT1057 = ["BSM", "YSDM", "TBYBH", "TBBH", "DLBM", "DLMC", "QSXZ", "QSDWDM", "QSDWMC", "ZLDWDM",
+           "ZLDWMC", "TBMJ", "KCDLBM", "KCXS", "KCMJ", "TBDLMJ", "GDLX", "GDPDJB", "XZDWKD",
+           "TBXHDM", "ZZSXDM", "GDDB", "FRDBS", "CZCSXM", "SJNF", "MSSM", "HDMC", "BZ"]
+
+
+def test_landuse_extract_is_a_tdt1057_coverage(ws, lonlat, anju):
+    lu = lonlat["landuse"]
+    assert [c for c in lu.columns if c != "geometry"][: len(TDT1057)] == TDT1057
+    assert ws.info("landuse").field_map["land_code"] == "DLBM"
+    assert bool(shapely.coverage_is_valid(gpd.read_file(ws.path, layer="landuse").geometry.values))
+    assert shapely.covered_by(shapely.union_all(lu.geometry.values),
+                              anju.geometry.iloc[0].buffer(1e-7))
+    assert {"水田", "旱地", "果园", "乔木林地", "农村宅基地", "河流水面", "坑塘水面", "田坎"} <= set(
+        lu["DLMC"])
+    for col in ("DLMC", "QSDWMC", "ZLDWMC"):  # GBK-style text: every value encodes in GBK
+        assert all(isinstance(v, str) and v.encode("gbk") for v in lu[col])
+    dry = lu[lu["DLBM"] == "0103"]
+    assert (dry["KCXS"] > 0).mean() > 0.9 and (lu.loc[lu["DLBM"] != "0103", "KCXS"] == 0).all()
+    assert (dry["KCDLBM"] == "1203").all()
+    assert np.allclose(lu["KCMJ"], np.round(lu["TBMJ"] * lu["KCXS"], 2))
+    # the 耕地 parcels of the extract are parcels of the cultivated layer, same 地类
+    cult = lonlat["cultivated"]
+    key = {w: c for w, c in zip(shapely.to_wkb(gpd.read_file(ws.path, layer="cultivated")
+                                                .geometry.values), cult["land_code"],
+                                strict=True)}
+    raw = gpd.read_file(ws.path, layer="landuse")
+    farm = raw[raw["DLBM"].isin(["0101", "0103"])]
+    same = [key.get(w) for w in shapely.to_wkb(farm.geometry.values)]
+    assert np.mean([s == c for s, c in zip(same, farm["DLBM"], strict=True)]) > 0.9
+
+
+def test_landuse_tbmj_mismatches_are_the_planted_ones(ws):
+    from ecogis.landuse import check_parcels
+
+    planted = ws.info("landuse").extra["planted_tbmj_mismatches"]
+    g = ws.read("landuse")
+    res = check_parcels(g, layer="landuse")
+    assert {m["bsm"] for m in res.mismatches} == {p["bsm"] for p in planted}
+    for m in res.mismatches:
+        off = next(p["offset_m2"] for p in planted if p["bsm"] == m["bsm"])
+        assert m["declared"] - m["measured"] == pytest.approx(off, abs=0.006)
+    # measured independently: GK zone 35 with prefix, densified, pyproj GRS80
+    i = int(np.flatnonzero(g["BSM"] == planted[0]["bsm"])[0])
+    ll = gpd.GeoSeries([shapely.segmentize(g.geometry.iloc[i], 1.0)], crs=g.crs).to_crs(4490)
+    assert res.mismatches[0]["measured"] == pytest.approx(ref_area_m2(ll.iloc[0]), abs=0.01)
+
+
+@pytest.mark.slow
+def test_cli_demo_shows_landuse_statistics(built, run_cli, tmp_path):
+    code, out, err = run_cli("demo", "--out", tmp_path / "o", "--no-map", "--format", "json")
+    assert code == 0, err
+    sec = json.loads(out)["sections"]
+    rows = {r["dlbm"]: r for r in sec["landuse"]["data"]["rows"]}
+    dry, tk = rows["0103"], rows["1203"]
+    assert dry["area_m2"] == pytest.approx(dry["gross_m2"] - dry["deducted_m2"])
+    assert tk["added_m2"] == pytest.approx(sum(r["deducted_m2"] for r in rows.values()))
+    assert len(sec["landuse_reconcile"]["data"]["layers"][0]["mismatches"]) == 3
+    sites = {s["id"]: s for s in sec["siting"]["data"]["sites"]}
+    assert {r["dlbm"] for r in sites["S2"]["landuse"]} <= {"0101", "0102", "0103", "1203",
+                                                           "0201", "0301", "0702", "1104"}
+    assert sites["S2"]["landuse_layer"] == "landuse"
+    assert sum(r["area_m2"] for r in sites["S2"]["landuse"]) == pytest.approx(
+        sites["S2"]["area_m2"], rel=1e-6)
+    assert sites["S3"]["landuse"] and not sites["S1"]["landuse"]

@@ -16,6 +16,7 @@ from ecogis.siting import (
     sites_from_lonlat,
     sites_from_wkt,
 )
+from ecogis.units import AREA_UNITS, area_unit
 
 
 def register(sub) -> None:
@@ -46,8 +47,10 @@ def register(sub) -> None:
                    help="override a rule parameter, e.g. anju_setback_outer_m=12 (repeatable)")
     p.add_argument("--method", choices=METHODS, default="ellipsoidal",
                    help="area method (default ellipsoidal)")
-    p.add_argument("--format", choices=["table", "json", "md", "html", "jsonl"],
-                   default="table", help="output format (md/html: the 合规性审查 report; "
+    p.add_argument("--format", choices=["table", "json", "md", "html", "jsonl", "docx", "pdf",
+                                        "xlsx", "csv"],
+                   default="table", help="output format (html/docx/pdf: the 用地预审 / 合规性审查 "
+                   "report, A4; xlsx/csv: its tables; docx, pdf and xlsx need --output; "
                    "jsonl: one site per line, streamed)")
     p.add_argument("--geometry", action="store_true",
                    help="echo each site's geometry (lon/lat GeoJSON) in json/jsonl; always "
@@ -57,6 +60,8 @@ def register(sub) -> None:
                    help="json/jsonl: check and write the sites N at a time (bounded memory; "
                    "default 5000)")
     p.add_argument("--output", "-o", metavar="FILE", help="write the output to FILE")
+    p.add_argument("--unit", help="area unit of the table and reports (default m²; reports and "
+                   "tables show 公顷 and 亩 beside it): " + ", ".join(AREA_UNITS))
     p.add_argument("--map", metavar="OUT.html", help="also write a self-contained HTML map")
     p.add_argument("--fail-on", choices=["forbidden", "conditional", "warn"],
                    help="exit 1 when any site reaches this severity")
@@ -109,6 +114,10 @@ def run(args) -> int:
         raise InputError("workspace not found", file=args.workspace,
                          fix="check the path, or create it with `ecogis import`")
     params = _params(args.param)
+    unit = area_unit(args.unit).id if args.unit else None
+    if args.format in ("docx", "pdf", "xlsx") and not args.output:
+        raise InputError(f"--format {args.format} writes a file",
+                         fix=f"add --output FILE.{args.format}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         sites_gdf, sites_file = _load_sites(args)
@@ -146,11 +155,17 @@ def run(args) -> int:
     result.synthetic = bool(ws.meta.get("synthetic")) or any(
         i.synthetic for i in ws.layers() if i.name in layers)
     result.sites_file = str(sites_file) if sites_file else None
-    text = _render(result, args.format, geometry=bool(args.geometry) or sites_file is None)
-    if args.output:
-        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    if args.format in ("docx", "pdf", "xlsx", "csv", "html"):
+        from ecogis.reports.output import write_check
+
+        write_check(result, args.format, args.output, unit=unit)
     else:
-        emit(text)
+        text = _render(result, args.format, geometry=bool(args.geometry) or sites_file is None,
+                       unit=unit or "m2")
+        if args.output:
+            Path(args.output).write_text(text + "\n", encoding="utf-8")
+        else:
+            emit(text)
     if args.map:
         from ecogis.siting_report import write_map
 
@@ -236,40 +251,70 @@ class _Doc(dict):
         yield from self._tail().items()
 
 
-def _render(result, fmt: str, *, geometry: bool = True) -> str:
+def _names_text(h, limit: int = 3) -> str:
+    """``甲、乙、丙 等 7 个`` from a hit's feature names (its first id when none has a name)."""
+    n = len(h.features)
+    if h.names:
+        text = "、".join(h.names[:limit])
+    elif h.feature is not None:
+        text = str(h.feature)
+    else:
+        return "—"
+    return text + (f" 等 {n} 个" if n > max(len(h.names[:limit]), 1) else "")
+
+
+_DIGITS = {"m2": 1, "ha": 4, "km2": 6, "mu": 2, "wanmu": 6}
+
+
+def _render(result, fmt: str, *, geometry: bool = True, unit: str = "m2") -> str:
     if fmt in ("json", "jsonl"):
         from ecogis.jsonstream import dumps
 
         if fmt == "jsonl":
             return "\n".join(dumps(d) for d in result.site_dicts(geometry=geometry))
         return dumps(result.as_dict(geometry=geometry))
-    if fmt in ("md", "html"):
-        from ecogis.siting_report import render_html, render_markdown
+    if fmt == "md":
+        from ecogis.siting_report import render_markdown
 
-        return render_markdown(result) if fmt == "md" else render_html(result)
+        return render_markdown(result)
+    u = area_unit(unit)
     rows = [{"id": s.id, "category": s.category_zh, "verdict": f"{s.verdict} "
-             f"{VERDICT_ZH[s.verdict]}", "hits": len(s.hits), "area": s.area_m2,
-             "farmland": s.farmland_m2, "comp": s.compensation_m2} for s in result.sites]
+             f"{VERDICT_ZH[s.verdict]}", "hits": len(s.hits), "area": s.area_m2 / u.m2,
+             "farmland": s.farmland_m2 / u.m2, "comp": s.compensation_m2 / u.m2}
+            for s in result.sites]
     counts = result.counts()
     title = (f"合规性审查 — {len(result.sites)} site(s): "
              + ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v])
-             + f"; rulebook {' + '.join(result.rulebook['files'])}; areas m² "
+             + f"; rulebook {' + '.join(result.rulebook['files'])}; areas {u.name_zh} "
              f"({result.method}), distances m ({result.as_dict()['crs']})")
     out = [format_table(rows, [("id", "site"), ("category", "category"),
                                ("verdict", "verdict"), ("hits", "hits"),
-                               ("area", "area m²"), ("farmland", "永久基本农田 m²"),
-                               ("comp", "补划 m²")], digits=1, title=title)]
-    hit_rows = [{"site": s.id, "layer": h.layer, "zone": h.zone, "rule": h.rule,
-                 "verdict": h.verdict, "overlap": h.overlap_m2, "distance": h.distance_m,
-                 "cite": h.citation.get("text", "")}
+                               ("area", f"area {u.id}"),
+                               ("farmland", f"永久基本农田 {u.id}"),
+                               ("comp", f"补划 {u.id}")], digits=_DIGITS.get(u.id, 4),
+                       title=title)]
+    hit_rows = [{"site": s.id, "layer": h.layer, "names": _names_text(h), "zone": h.zone,
+                 "rule": h.rule, "verdict": h.verdict,
+                 "overlap": f"{h.overlap_m2 / u.m2:,.{_DIGITS.get(u.id, 4)}f}",
+                 "distance": h.distance_m, "cite": h.citation.get("text", "")}
                 for s in result.sites for h in s.hits]
     if hit_rows:
         out.append("")
         out.append(format_table(hit_rows, [("site", "site"), ("layer", "layer"),
+                                           ("names", "features"),
                                            ("zone", "zone"), ("rule", "rule"),
-                                           ("verdict", "verdict"), ("overlap", "overlap m²"),
+                                           ("verdict", "verdict"),
+                                           ("overlap", f"overlap {u.id}"),
                                            ("distance", "distance m"), ("cite", "citation")],
                                 digits=1))
+    lu_rows = [{"site": s.id, **r} for s in result.sites for r in s.extra.get("landuse") or ()]
+    if lu_rows:
+        layer = next(s.extra["landuse_layer"] for s in result.sites if "landuse_layer" in s.extra)
+        out.append("")
+        out.append(format_table(lu_rows, [
+            ("site", "site"), ("dlbm", "DLBM"), ("dlmc", "DLMC"), ("area_m2", "压占 m²"),
+            ("net_m2", "扣除田坎后 m²"), ("tiankan_m2", "田坎 m²"), ("area_ha", "公顷"),
+            ("area_mu", "亩")], digits=2, title=f"压占 by 地类 ({layer})"))
     if result.not_evaluated:
         kinds = sorted({n["kind"] for n in result.not_evaluated})
         out.append("")

@@ -182,7 +182,7 @@ def hook_overlaps(ctx: Context) -> Section:
     """三线冲突: the conflict rules of layers/conflicts.toml on the control lines (ecogis.overlay)."""
     overlay = _module("ecogis.overlay")
     conflicts = _module("ecogis.conflicts")
-    layers = [lyr for lyr in ctx.layers if lyr.kind.id not in ("admin", "site")]
+    layers = [lyr for lyr in ctx.layers if lyr.kind.id not in ("admin", "site", "landuse")]
     an = overlay.OverlapAnalysis(layers, "ellipsoidal")
     summary, polys = an.conflicts(conflicts.load_conflict_rules(), "km2")
     rows = [{"rule": r.name_zh, "severity": r.severity_zh, "pair": f"{r.a_layer} × {r.b_layer}",
@@ -206,7 +206,7 @@ def hook_siting(ctx: Context) -> Section:
         rulebook = rules.load_rulebook(ctx.region)
     except ValueError:  # no regional rulebook: the national baseline
         rulebook = rules.load_rulebook(None)
-    needed = set(rulebook.kinds_used) | {"farmland"}
+    needed = set(rulebook.kinds_used) | {"farmland", "landuse"}
     layers = {info.name: (info.kind, ctx.ws.read(info.name)) for info in ctx.ws.layers()
               if info.kind in needed}
     sites = ctx.ws.read("sample_sites")
@@ -215,13 +215,87 @@ def hook_siting(ctx: Context) -> Section:
     for s in result.sites:
         hits = "; ".join(f"{h.kind_zh}{'·' + h.zone if h.zone else ''}: {h.rule_zh}"
                          for h in s.hits)
+        occ = "、".join(f"{r['dlmc'] or r['dlbm']} {r['area_mu']:.2f}亩"
+                       for r in s.extra.get("landuse") or ())
         rows.append({"id": s.id, "name": s.name, "category": s.category_zh,
                      "verdict": rules.VERDICT_ZH.get(s.verdict, s.verdict),
-                     "farmland_m2": s.farmland_m2, "hits": hits})
+                     "farmland_m2": s.farmland_m2, "landuse": occ or "—", "hits": hits})
     cols = [("id", "site"), ("name", "name"), ("category", "category"), ("verdict", "verdict"),
-            ("farmland_m2", "farmland (m²)"), ("hits", "rules hit")]
+            ("farmland_m2", "farmland (m²)"), ("landuse", "压占 by 地类 (landuse)"),
+            ("hits", "rules hit")]
+    result.workspace = str(ctx.ws.path)
+    result.synthetic = True
+    data = result.as_dict()
+    data["reports"], notes = write_reports(result, Path(ctx.args.out), ctx.region)
     return Section("siting", "Siting check of the sample sites (ecogis.siting)", rows, cols,
-                   data=result.as_dict())
+                   data=data, notes=notes)
+
+
+def write_reports(result, out: Path, region: str) -> tuple[dict[str, str], list[str]]:
+    """Write the 用地预审 report of the sample sites as OUT/REGION-review.docx and .pdf.
+
+    A report whose renderer is missing (python-docx, Chromium) is skipped with a note.
+    """
+    from ecogis.errors import InputError
+
+    done: dict[str, str] = {}
+    notes: list[str] = []
+    for fmt in ("docx", "pdf"):
+        path = out / f"{region}-review.{fmt}"
+        try:
+            if fmt == "docx":
+                from ecogis.reports.docx import write_docx
+
+                write_docx(result, path)
+            else:
+                from ecogis.reports.pdf import write_pdf
+
+                write_pdf(result, path)
+        except InputError as exc:
+            notes.append(f"{fmt} report skipped: {exc}")
+            continue
+        done[fmt] = str(path)
+        notes.append(f"用地预审 report written to {path}")
+    return done, notes
+
+
+def hook_landuse(ctx: Context) -> Section:
+    """三调 statistics of the landuse extract: 地类面积 net of 田坎, the 田坎 row with ΣKCMJ."""
+    from ecogis.landuse import LANDUSE_KIND, class_areas
+
+    lus = [lyr for lyr in ctx.layers if lyr.kind.id == LANDUSE_KIND]
+    if not lus:
+        raise Skip("no landuse layer in the demo spec")
+    rows = []
+    for lyr in lus:
+        rows += [{**plain(r), "deducted": from_m2(r.deducted_m2, "mu"),
+                  "added": from_m2(r.added_m2, "mu")}
+                 for r in class_areas(lyr.gdf, layer=lyr.name, by="DLMC", unit="mu")]
+    cols = [("dlbm", "DLBM"), ("dlmc", "DLMC"), ("parcels", "图斑"), ("gross", "图斑面积 (亩)"),
+            ("deducted", "扣除田坎 (亩)"), ("added", "计入田坎 (亩)"), ("area", "地类面积 (亩)")]
+    return Section("landuse", "三调 地类面积 (ecogis areas --by DLMC: 图斑面积 measured, "
+                   "ellipsoidal; 地类面积 net of 田坎 = 图斑面积 × (1 − KCXS); 田坎 + ΣKCMJ)",
+                   rows, cols, data={"unit": "mu", "method": "ellipsoidal", "rows": rows})
+
+
+def hook_landuse_reconcile(ctx: Context) -> Section:
+    """Declared TBMJ against the measured area, parcel by parcel (reconcile --layer)."""
+    from ecogis.landuse import LANDUSE_KIND, check_parcels
+
+    lus = [lyr for lyr in ctx.layers if lyr.kind.id == LANDUSE_KIND]
+    if not lus:
+        raise Skip("no landuse layer in the demo spec")
+    checks = [check_parcels(lyr.gdf, layer=lyr.name, field_map=ctx.ws.info(lyr.name).field_map)
+              for lyr in lus]
+    rows = [{"layer": c.layer, **m, "bsm": str(m["bsm"])} for c in checks for m in c.mismatches]
+    cols = [("layer", "layer"), ("bsm", "BSM"), ("declared", "declared TBMJ (m²)"),
+            ("measured", "measured (m²)"), ("difference", "difference (m²)"),
+            ("status", "status")]
+    c = checks[0]
+    return Section("landuse_reconcile", f"Declared TBMJ per parcel (ecogis reconcile --layer "
+                   f"{c.layer}: {c.checked} parcels, tolerance {c.tolerance_m2:g} m², "
+                   f"{c.method_label})", rows, cols,
+                   data={"layers": [c.as_dict() for c in checks]})
 
 
 def hook_indicators(ctx: Context) -> Section:
@@ -259,6 +333,8 @@ HOOKS: list[tuple[str, str, Callable[[Context], Section]]] = [
     ("reconcile", "Reconciliation with the plan", hook_reconcile),
     ("overlaps", "Overlaps of the control lines", hook_overlaps),
     ("siting", "Siting check of the sample sites", hook_siting),
+    ("landuse", "三调 地类面积", hook_landuse),
+    ("landuse_reconcile", "Declared TBMJ per parcel", hook_landuse_reconcile),
     ("indicators", "Indicators", hook_indicators),
     ("map", "Map", hook_map),
 ]

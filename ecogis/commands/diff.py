@@ -9,7 +9,14 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from ecogis.change import DiffResult, diff_layers, load_change_rules, resolve_field, write_diff
+from ecogis.change import (
+    DiffResult,
+    diff_layers,
+    evaluate,
+    load_change_rules,
+    resolve_field,
+    write_diff,
+)
 from ecogis.errors import EcogisWarning, InputError
 from ecogis.io import parse_source
 from ecogis.measure import METHODS
@@ -51,8 +58,12 @@ def register(sub) -> None:
     p.add_argument("--map", metavar="OUT.html",
                    help="write an offline change map: AFTER, lost in red, gained in green "
                    "(BEFORE as a hidden layer)")
-    p.add_argument("--format", choices=["table", "json"], default="table",
-                   help="output format (default table)")
+    p.add_argument("--region", help="region whose plan the verdict cites (id or name, e.g. "
+                   "anju / 安居区; default: the workspace's region); other regions' plans are "
+                   "not cited")
+    p.add_argument("--format", choices=["table", "json", "csv", "xlsx"], default="table",
+                   help="output format (default table; csv/xlsx: the tables, --output FILE)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write csv/xlsx to FILE")
     p.set_defaults(func=run)
 
 
@@ -118,15 +129,34 @@ def run(args) -> int:
             tolerance_m=args.tolerance_m, tolerance_m2=args.tolerance_m2, method=args.method,
             zones=zones, zone_field=zone_field, zones_name=zones_name, rules=rules,
             before_name=before.source, after_name=after.source)
+        result.checks = evaluate(result, unit=unit)  # messages in the unit asked for
+        region = args.region or next((str(w.meta["region"]) for w in (ws_b, ws_a)
+                                      if w is not None and w.meta.get("region")), None)
+        _cite_region(result, region)
         if args.out:
             write_diff(result, args.out, unit=unit)
         map_path = write_change_map(result, before, after, args.map) if args.map else None
     result.notes[:0] = notes
+    from ecogis.reports.names import part_labels
+
+    lost_names = part_labels(result.lost, before.gdf)
+    gained_names = part_labels(result.gained, after.gdf)
     # ecogis's own warnings (CRS guessed, geometry repaired) are part of the report; library
     # deprecation warnings are not
     warn = [str(w.message) for w in caught if issubclass(w.category, EcogisWarning)]
+    if args.format in ("csv", "xlsx"):
+        from ecogis.reports.output import write_book
+        from ecogis.reports.tables import diff_book
+
+        book = diff_book(result, unit=unit, lost_names=lost_names, gained_names=gained_names)
+        for p in write_book(book, args.format, args.output):
+            emit(f"wrote {p}")
+        return 1 if result.verdict == "fail" else 0
     if args.format == "json":
         d = result.as_dict(unit)
+        d["region"] = region
+        d["lost_features"] = _parts(result.lost, lost_names, unit)
+        d["gained_features"] = _parts(result.gained, gained_names, unit)
         d["warnings"] = warn
         if args.out:
             d["out"] = str(args.out)
@@ -135,6 +165,11 @@ def run(args) -> int:
         emit(to_json(d))
     else:
         emit(render_table(result, unit))
+        named = [(side, n) for side, names in (("lost", lost_names), ("gained", gained_names))
+                 for n in names if n]
+        if named:
+            emit("features: " + "; ".join(f"{side} {n}" for side, n in named[:10])
+                 + (f"; … {len(named) - 10} more" if len(named) > 10 else ""))
         if args.out:
             emit(f"layers lost, gained, noise, nature_changed written to {args.out}")
         if map_path:
@@ -142,6 +177,30 @@ def run(args) -> int:
         for w in warn:
             emit(f"warning: {w}")
     return 1 if result.verdict == "fail" else 0
+
+
+def _cite_region(result: DiffResult, region: str | None) -> None:
+    """Keep only the citations of ``region``'s own plan and the national ones."""
+    import dataclasses
+
+    from ecogis.reports.citations import citations_for_region
+
+    if region is None:
+        return
+    result.rule = dataclasses.replace(
+        result.rule, citations=citations_for_region(result.rule.citations, region))
+    result.checks = [dataclasses.replace(c, citations=citations_for_region(c.citations, region))
+                     for c in result.checks]
+
+
+def _parts(gdf, names: list[str], unit: str) -> list[dict]:
+    """Lost or gained parts: area in ``unit`` and m², and the features they come from."""
+    if not len(gdf):
+        return []
+    u = area_unit(unit)
+    return [{"part": i + 1, "area": float(a) / u.m2, "area_m2": float(a),
+             "features": names[i] if i < len(names) else ""}
+            for i, a in enumerate(gdf["area_m2"].to_numpy())]
 
 
 def write_change_map(result: DiffResult, before: LoadedLayer, after: LoadedLayer,

@@ -10,7 +10,8 @@ from ecogis.workspace import Workspace
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "import", help="import a data file (SHP, GeoJSON, GPKG, FGB, 界址点 TXT) as a layer",
+        "import", help="import a data file (SHP, GDB, zip, GPKG, GeoJSON, FGB, TAB/MIF, DXF, "
+        "KML/KMZ, xlsx/csv coordinate lists, 界址点 TXT) as a layer",
         description="Import a vector file into a GeoPackage workspace (created when missing). "
         "CRS: the file's, --crs, or inferred from the coordinates; encoding: --encoding, .cpg, "
         "or detected (UTF-8, else GBK); invalid geometry is repaired and reported.")
@@ -21,7 +22,15 @@ def register(sub) -> None:
     p.add_argument("--name", help="layer name in the workspace (default: the kind id)")
     p.add_argument("--crs", help="CRS of the file, e.g. EPSG:4544 (overrides the file's)")
     p.add_argument("--encoding", help="attribute text encoding, e.g. gbk or utf-8")
-    p.add_argument("--layer", help="layer of a multi-layer source")
+    p.add_argument("--layer", help="layer of a multi-layer source (a File Geodatabase's layer, "
+                   "a DXF's CAD layer, a zip's member, an .xlsx sheet)")
+    p.add_argument("--towgs84", metavar="DX,DY,DZ,RX,RY,RZ,DS",
+                   help="7 parameters (m, arc-seconds, ppm; position vector) to bring a Xian "
+                   "1980 / Beijing 1954 layer to CGCS2000; recorded in the layer's provenance")
+    p.add_argument("--field", action="append", default=[], metavar="SRC=ROLE",
+                   help="map a source field to a field role of the kind, e.g. 级别=level or "
+                   "HXMC=name (repeatable); the kinds.toml aliases map the standard names "
+                   "(名称, 级别, HXMC, BHQMC, DLBM, TBMJ ...) without it; source names are kept")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.set_defaults(func=run)
 
@@ -31,11 +40,15 @@ def run(args) -> int:
 
     if args.kind in RASTER_KINDS:
         return run_raster(args)
+    from ecogis.fields import parse_field_options
+
+    fields = parse_field_options(getattr(args, "field", None))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ws = Workspace.open(args.workspace, create=True)
         rep = ws.import_file(args.kind, args.file, name=args.name, crs=args.crs,
-                             encoding=args.encoding, layer=args.layer)
+                             encoding=args.encoding, layer=args.layer, fields=fields or None,
+                             **({"towgs84": args.towgs84} if args.towgs84 else {}))
     d = rep.as_dict()
     d["warnings"] = [str(w.message) for w in caught]
     if args.format == "json":
@@ -46,6 +59,7 @@ def run(args) -> int:
         {"k": "features", "v": str(d["features"])},
         {"k": "CRS", "v": f"{d['crs']} ({d['crs_source']})"},
         {"k": "encoding", "v": f"{d['encoding'] or 'n/a'} ({d['encoding_source'] or 'n/a'})"},
+        {"k": "fields", "v": ", ".join(f"{r}←{s}" for r, s in d["field_map"].items()) or "—"},
         {"k": "repairs", "v": d["repairs"]["summary"]},
         {"k": "sha256", "v": d["sha256"]},
     ]

@@ -14,7 +14,7 @@ from ecogis.indicators import (
     load_indicators,
     plan_entries,
 )
-from ecogis.report import add_format_argument, emit, format_csv, format_table, plain, to_json
+from ecogis.report import add_format_argument, emit, format_table, plain, to_json
 
 COLUMNS = [
     ("name_zh", "indicator"),
@@ -51,7 +51,8 @@ def register(sub) -> None:
                    help="the layer that is the territory (default: every admin layer)")
     p.add_argument("--check", action="store_true",
                    help="exit 1 when an indicator does not meet its target")
-    add_format_argument(p)
+    add_format_argument(p, choices=("table", "json", "csv", "xlsx"))
+    p.add_argument("--output", "-o", metavar="FILE", help="write csv/xlsx to FILE")
     p.set_defaults(func=run)
 
 
@@ -114,8 +115,13 @@ def run(args) -> int:
             "plan_ids_not_measured": not_spatial,
             "warnings": [str(w.message) for w in caught],
         }))
-    elif args.format == "csv":
-        emit(format_csv([plain(r) for r in rows], CSV_COLUMNS))
+    elif args.format in ("csv", "xlsx"):
+        from ecogis.reports.output import write_book
+        from ecogis.reports.tables import indicators_book
+
+        for p in write_book(indicators_book(rows, plan=None if plan is None else str(plan)),
+                            args.format, args.output):
+            emit(f"wrote {p}")
     else:
         title = f"indicators of {ws.path.name}" + (f" against {Path(str(plan)).name}"
                                                    if plan else " (no plan)")

@@ -17,7 +17,7 @@ from ecogis.jsonstream import Stream, records, write_document
 from ecogis.measure import METHODS
 from ecogis.overlay import CONFLICT_COLUMNS, OverlapAnalysis, write_gpkg
 from ecogis.progress import bar
-from ecogis.report import add_format_argument, emit, format_csv, format_table, plain
+from ecogis.report import add_format_argument, emit, format_table, plain
 from ecogis.units import AREA_UNITS, area_unit
 from ecogis.workspace import load_target
 
@@ -36,7 +36,8 @@ def register(sub) -> None:
         "same per town. Exit 0, or 1 with --fail-on when conflicts of that severity exist.")
     p.add_argument("workspace", help="workspace .gpkg (or WS.gpkg:LAYER, or a data file)")
     p.add_argument("--layers", nargs="+", metavar="NAME",
-                   help="only these layers (default: every polygon layer but admin ones)")
+                   help="only these layers (default: every polygon layer but admin and landuse "
+                   "ones)")
     p.add_argument("--unit", default="km2", help=f"{', '.join(AREA_UNITS)} (or 亩, 公顷)")
     p.add_argument("--method", choices=METHODS, default="ellipsoidal")
     p.add_argument("--by", metavar="LAYER|KIND",
@@ -57,7 +58,9 @@ def register(sub) -> None:
                    help="exit 1 when a conflict of this severity or worse is found")
     p.add_argument("--workers", type=int, help="threads (default: CPUs, or $ECOGIS_WORKERS)")
     add_engine_arguments(p)
-    add_format_argument(p)
+    add_format_argument(p, choices=("table", "json", "csv", "xlsx"))
+    p.add_argument("--output", "-o", metavar="FILE", help="write csv/xlsx to FILE (csv: one "
+                   "file per table: FILE, then FILE-stem.rules.csv, .conflicts.csv ...)")
     p.set_defaults(func=run)
 
 
@@ -78,7 +81,8 @@ def run(args) -> int:
                                  file=str(args.workspace), fix="use `ecogis layers` to list them")
             layers = [known[n] for n in args.layers]
         else:
-            layers = [lyr for lyr in all_layers if lyr.kind.id != "admin"]
+            # admin units zone the analysis; 三调 地类图斑 are the base survey, not a control line
+            layers = [lyr for lyr in all_layers if lyr.kind.id not in ("admin", "landuse")]
         an = OverlapAnalysis(layers, args.method, workers=args.workers)
         names = [lyr.name for lyr in an.layers]
         steps = 2 + bool(args.by) + bool(args.out)
@@ -124,24 +128,15 @@ def run(args) -> int:
         return 1 if failed else 0
     conflict_rows = polys[cols].to_dict("records") if len(polys) else []
 
-    pair_cols = [("a", "a"), ("b", "b"), ("area", "area"), ("share_a", "share_a"),
-                 ("share_b", "share_b"), ("unit", "unit"), ("method", "method")]
-    if args.raw:
-        pair_cols.insert(3, ("area_raw_sum", "area_raw_sum"))
-    rule_cols = [("rule", "rule"), ("severity", "severity"), ("a_layer", "a_layer"),
-                 ("b_layer", "b_layer"), ("conflicts", "conflicts"), ("area", "area"),
-                 ("area_raw_sum", "area_raw_sum"), ("unit", "unit"), ("method", "method")]
-    if args.format == "csv":
-        emit(format_csv([plain(r) for r in matrix], pair_cols))
-        emit("")
-        emit(format_csv([plain(r) for r in summary if r.applicable], rule_cols))
-        emit("")
-        emit(format_csv(conflict_rows, [(c, c) for c in cols]))
-        if args.by:
-            emit("")
-            emit(format_csv([plain(r) for r in by_rules],
-                            [(c, c) for c in ("zone", "rule", "severity", "a_layer", "b_layer",
-                                              "area", "unit", "method")]))
+    if args.format in ("csv", "xlsx"):
+        from ecogis.reports.output import write_book
+        from ecogis.reports.tables import overlaps_book
+
+        book = overlaps_book(layer_rows, matrix, summary, conflict_rows, unit=unit, names=names,
+                             by_matrix=by_matrix, by_rules=by_rules, zone_name=zone_name,
+                             method_label=an.method_label, plane=crs_label(an.target))
+        for p in write_book(book, args.format, args.output):
+            emit(f"wrote {p}")
         return 1 if failed else 0
 
     emit(f"Overlaps — {an.method_label}, unit {unit} (dissolved: a layer's own overlaps "
@@ -152,10 +147,10 @@ def run(args) -> int:
                       [("layer", "layer ∩")] + [(b, b) for b in names]))
     emit("")
     order = {n: i for i, n in enumerate(names)}
-    pairs = [plain(r) for r in matrix if order[r.a] < order[r.b] and r.area_m2 > SHOWN_M2]
+    pairs = [_pct(plain(r)) for r in matrix if order[r.a] < order[r.b] and r.area_m2 > SHOWN_M2]
     emit(format_table(pairs, [("a", "a"), ("b", "b"), ("area", f"overlap ({unit})")]
                       + ([("area_raw_sum", f"raw sum ({unit})")] if args.raw else [])
-                      + [("share_a", "share of a"), ("share_b", "share of b")],
+                      + [("share_a_pct", "share of a %"), ("share_b_pct", "share of b %")],
                       title="Overlapping pairs"))
     emit("")
     emit(format_table(
@@ -179,9 +174,11 @@ def run(args) -> int:
                              else "")))
     if args.by:
         emit("")
-        emit(format_table([plain(r) for r in by_matrix if r.area_m2 > SHOWN_M2 and r.a != r.b],
+        emit(format_table([_pct(plain(r)) for r in by_matrix
+                           if r.area_m2 > SHOWN_M2 and r.a != r.b],
                           [("zone", zone_name), ("a", "a"), ("b", "b"),
-                           ("area", f"overlap ({unit})"), ("share_a", "share of a in zone")],
+                           ("area", f"overlap ({unit})"),
+                           ("share_a_pct", "share of a in zone %")],
                           title=f"Overlaps per {zone_name}"))
         emit("")
         emit(format_table([plain(r) for r in by_rules if r.area_m2 > SHOWN_M2],
@@ -193,6 +190,14 @@ def run(args) -> int:
     for n in notes:
         emit(f"warning: {n}")
     return 1 if failed else 0
+
+
+def _pct(row: dict) -> dict:
+    """The row with its shares (fractions) also in percent: ``share_a_pct``, ``share_b_pct``."""
+    for k in ("share_a", "share_b"):
+        if row.get(k) is not None:
+            row[f"{k}_pct"] = 100 * row[k]
+    return row
 
 
 def _by_zone(args, an, all_layers, names, summary, polys, unit):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
 from ecogis.errors import InputError
 from ecogis.measure import METHODS
 from ecogis.reconcile import MISMATCH, reconcile
-from ecogis.report import add_format_argument, emit, format_csv, format_table, plain, to_json
+from ecogis.report import add_format_argument, emit, format_table, plain, to_json
 
 _SYMBOL = {"eq": "", "ge": "≥", "le": "≤"}
 
@@ -47,8 +46,16 @@ def register(sub) -> None:
     p.add_argument("--boundary", help="region boundary file (default "
                    "layers/boundaries/<region>.gpkg)")
     p.add_argument("--layer", action="append", dest="layers", metavar="NAME",
-                   help="measure figures only on these layers (repeatable)")
-    add_format_argument(p)
+                   help="measure figures only on these layers (repeatable); on a landuse "
+                   "layer (or with --area-field): declared against measured area per parcel")
+    p.add_argument("--area-field", metavar="FIELD",
+                   help="per-parcel mode: the declared-area field (default the layer's "
+                   "declared_area role, TBMJ/图斑面积 on a landuse layer)")
+    p.add_argument("--tolerance-m2", type=float, metavar="M2",
+                   help="per-parcel mode: allowed |measured − declared| per parcel, m² "
+                   "(default 0.1)")
+    add_format_argument(p, choices=("table", "json", "csv", "xlsx"))
+    p.add_argument("--output", "-o", metavar="FILE", help="write csv/xlsx to FILE")
     p.set_defaults(func=run)
 
 
@@ -72,6 +79,80 @@ def _display(row: dict) -> dict:
     return d
 
 
+def _parcel_mode(args, layers) -> bool:
+    """Per-parcel mode: --area-field/--tolerance-m2 given, or only landuse layers named."""
+    if not args.layers:
+        return False
+    if args.area_field or args.tolerance_m2 is not None:
+        return True
+    if args.plan:
+        return False
+    from ecogis.landuse import LANDUSE_KIND
+
+    kinds = {lyr.name: lyr.kind.id for lyr in layers}
+    return all(kinds.get(n) == LANDUSE_KIND for n in args.layers)
+
+
+_PARCEL_COLUMNS = [("layer", "layer"), ("bsm", "BSM"), ("id", "fid"), ("declared", "declared m²"),
+                   ("measured", "measured m²"), ("difference", "difference m²"),
+                   ("status", "status")]
+
+
+def run_parcels(args, ws, layers) -> int:
+    """``reconcile WS --layer L``: declared (TBMJ) against measured area, parcel by parcel."""
+    from ecogis.landuse import check_parcels
+
+    tol = 0.1 if args.tolerance_m2 is None else args.tolerance_m2
+    if not tol >= 0:
+        raise InputError(f"--tolerance-m2 {args.tolerance_m2} is negative",
+                         fix="give a tolerance ≥ 0 in m², e.g. --tolerance-m2 0.1")
+    by_name = {lyr.name: lyr for lyr in layers}
+    checks = []
+    for name in args.layers:
+        lyr = by_name[name]
+        fmap = ws.info(name).field_map if ws is not None else {}
+        checks.append(check_parcels(lyr.gdf, layer=name, area_field=args.area_field,
+                                    tolerance_m2=tol, method=args.method, field_map=fmap))
+    mism = [{"layer": c.layer, **m} for c in checks for m in c.mismatches]
+    code = 1 if mism else 0
+    if args.format == "json":
+        emit(to_json({
+            "workspace": str(args.workspace), "mode": "parcels", "method": args.method,
+            "method_label": checks[0].method_label if checks else args.method, "unit": "m2",
+            "tolerance_m2": tol, "status": "mismatch" if mism else "ok",
+            "layers": [{k: v for k, v in c.as_dict().items() if k != "mismatches"}
+                       for c in checks],
+            "mismatches": mism,
+        }))
+        return code
+    if args.format in ("csv", "xlsx"):
+        from ecogis.reports.model import Col, Table, Workbook
+        from ecogis.reports.output import write_book
+
+        cols = [Col("layer", "图层"), Col("bsm", "标识码 BSM"), Col("id", "要素号", "int"),
+                Col("declared", "申报面积 (m²)", "number", digits=2),
+                Col("measured", "量算面积 (m²)", "number", digits=2),
+                Col("difference", "差值 (m²)", "number", digits=2), Col("status", "状态")]
+        book = Workbook([Table("逐图斑核对", f"逐图斑面积核对（{checks[0].method_label if checks else args.method}，"
+                               f"容差 {tol:g} m²）", cols, mism)],
+                        notes=[("面积方法", checks[0].method_label if checks else args.method),
+                               ("容差", f"{tol:g} m²")])
+        for p in write_book(book, args.format, args.output):
+            emit(f"wrote {p}")
+        return code
+    for c in checks:
+        emit(f"Reconcile {c.layer}: declared {c.area_field} against measured area per parcel — "
+             f"{c.method_label}; tolerance {c.tolerance_m2:g} m²\n"
+             f"{c.checked} of {c.parcels} parcels checked: {len(c.mismatches)} mismatch; "
+             f"Σ declared {c.declared_m2:,.2f} m², Σ measured {c.measured_m2:,.2f} m²"
+             + (f"; no declared area: {len(c.missing)} parcel(s)" if c.missing else ""))
+    if mism:
+        emit("")
+        emit(format_table([{**m, "bsm": "—" if m["bsm"] is None else str(m["bsm"])}
+                           for m in mism], _PARCEL_COLUMNS, digits=2))
+    return code
+
+
 def run(args) -> int:
     if args.boundary and not Path(args.boundary).is_file():
         raise InputError("boundary file not found", file=args.boundary, fix="check the path")
@@ -90,6 +171,8 @@ def run(args) -> int:
                 if unknown:
                     raise InputError(f"has no layer {unknown[0]!r}", file=args.workspace,
                                      fix="use `ecogis layers` to list them")
+            if _parcel_mode(args, layers):
+                return run_parcels(args, ws, layers)
         result = reconcile(_plan_arg(args, ws), layers, method=args.method,
                            boundary=args.boundary, only=args.layers)
     notes = [str(w.message) for w in caught]
@@ -100,11 +183,12 @@ def run(args) -> int:
         emit(to_json(d))
         return code
     rows = [plain(r.as_dict()) for r in result.rows]
-    if args.format == "csv":
-        for r in rows:
-            r["filter"] = json.dumps(r["filter"], ensure_ascii=False) if r["filter"] else ""
-            r["layers"] = ";".join(r["layers"])
-        emit(format_csv(rows, _CSV_COLUMNS))
+    if args.format in ("csv", "xlsx"):
+        from ecogis.reports.output import write_book
+        from ecogis.reports.tables import reconcile_book
+
+        for p in write_book(reconcile_book(result), args.format, args.output):
+            emit(f"wrote {p}")
         return code
     t = result.territory
     terr = "not measured" if t["m2"] is None else f"{t['m2'] / 1e6:,.3f} km² from {t['source']}"
