@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-FORMAT = 1  # bump when the cached arrays change meaning
+FORMAT = 2  # bump when the cached arrays change meaning
 _MEMO: dict[tuple, Any] = {}
 _MEMO_MAX = 8
 _LOCK = threading.Lock()
@@ -117,6 +117,7 @@ def _load(path: Path, ws, rulebook, threads):
             attrs = pyogrio.read_dataframe(ws._target, layer=lm["name"], read_geometry=False,
                                            fid_as_index=True)
             attrs.index.name = "fid"
+            attrs = ws.with_roles(lm["name"], attrs)  # the columns Workspace.read adds
             fids = z[f"{i}_fids"]
             if len(attrs) != len(fids) or not np.array_equal(attrs.index.to_numpy(), fids):
                 return None  # the workspace changed under the same key: rebuild

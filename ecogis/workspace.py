@@ -393,20 +393,24 @@ class Workspace:
             gdf.index.name = "fid"
             self._cache[key] = gdf
         gdf = self._cache[key].copy()
-        if roles:
-            from ecogis.fields import apply_roles
+        return self.with_roles(name, gdf) if roles else gdf
 
-            row = self._meta_rows().get(name, {})
-            try:
-                extra = json.loads(row.get("extra") or "{}")
-            except json.JSONDecodeError:
-                extra = {}
-            fmap = extra.get("field_map") if isinstance(extra, dict) else None
-            if not isinstance(fmap, dict):
-                fmap = self._resolve_fields(name, row.get("kind") or None,
-                                            [c for c in gdf.columns if c != gdf.geometry.name])
-            gdf = apply_roles(gdf, fmap)
-        return gdf
+    def with_roles(self, name: str, frame):
+        """Return ``frame`` (layer ``name``'s rows, with or without geometry) with the role
+        columns :meth:`read` adds (:func:`ecogis.fields.apply_roles`)."""
+        from ecogis.fields import apply_roles
+
+        row = self._meta_rows().get(name, {})
+        try:
+            extra = json.loads(row.get("extra") or "{}")
+        except json.JSONDecodeError:
+            extra = {}
+        fmap = extra.get("field_map") if isinstance(extra, dict) else None
+        if not isinstance(fmap, dict):
+            geom = getattr(frame, "_geometry_column_name", None)
+            fmap = self._resolve_fields(name, row.get("kind") or None,
+                                        [c for c in frame.columns if c != geom])
+        return apply_roles(frame, fmap)
 
     def read_kind(self, kind: str) -> list[tuple[str, gpd.GeoDataFrame]]:
         """Return ``(name, GeoDataFrame)`` for every layer of ``kind``."""
