@@ -96,3 +96,10 @@ def test_dead_or_wrong_scheduler_is_exit_2(run_cli, overlay_ws, address, monkeyp
 def test_scheduler_without_dask_engine_is_exit_2(run_cli, overlay_ws):
     code, _, err = run_cli("overlaps", overlay_ws, "--scheduler", "tcp://127.0.0.1:8786")
     assert code == 2 and "--engine dask" in err
+
+
+def test_check_dask_only_for_json(run_cli, workspace, batch):  # noqa: F811
+    path, _ = batch
+    for extra in (["--engine", "dask"], ["--scheduler", "tcp://127.0.0.1:9"]):
+        code, out, err = run_cli("check", workspace, path, *extra)
+        assert code == 2 and "json" in err and out == ""

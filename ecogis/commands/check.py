@@ -142,8 +142,8 @@ def run(args) -> int:
 
             with engines.from_args(args):
                 return _stream(args, engine, sites_gdf, sites_file, caught, region_note)
-        if getattr(args, "engine", "local") != "local":
-            raise InputError("--engine dask runs --format json and jsonl",
+        if getattr(args, "engine", "local") != "local" or getattr(args, "scheduler", None):
+            raise InputError("--engine dask (and --scheduler) run --format json and jsonl",
                              fix="add --format json (or jsonl), or drop --engine")
         result = engine.check(sites_gdf, category=args.category, width_m=args.width,
                               radius_m=args.radius, method=args.method, file=sites_file)
