@@ -49,9 +49,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "kinds": ("kinds", "list the layer kinds (layers/kinds.toml)"),
     "layers": ("layers", "list the layers of a workspace"),
     "map": ("map", "write an interactive map (single HTML file that works offline)"),
+    "migrate": ("migrate", "bring a workspace to GeoPackage 1.2 with QGIS styles and rasters "
+                "inside"),
     "overlaps": ("overlaps", "三线冲突: overlap matrix of layers, conflict polygons, per town"),
     "plans": ("plans", "list, validate and show plan files (declared figures, indicators)"),
     "reconcile": ("reconcile", "declared plan figures beside the measured layers"),
+    "rules": ("rules", "list the siting rulebook as a coverage table (layers/rules/*.toml)"),
+    "serve": ("serve", "HTTP service: siting checks, layers, areas, reports (API keys)"),
     "topology": ("topology", "topology checks: self-overlaps, gaps in coverages, slivers"),
 }
 

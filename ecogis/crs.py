@@ -24,6 +24,7 @@ EPSG:4544 (CM 105°E), *not* with 4545 (CM 108°E).
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 from pyproj import CRS, Transformer
@@ -269,9 +270,23 @@ def check_crs(crs: CRS, bounds, *, file: str | None = None, layer: str | None = 
     _check_in_china(crs, b, where)
 
 
+_TO_LONLAT = threading.local()  # Transformer objects are not shared between threads
+
+
+def _to_lonlat_transformer(crs: CRS) -> Transformer:
+    """Return a cached always-xy transformer from ``crs`` to CGCS2000 lon/lat (per thread)."""
+    cache = _TO_LONLAT.__dict__.setdefault("by_wkt", {})
+    key = crs.to_wkt()
+    if key not in cache:
+        if len(cache) > 64:
+            cache.clear()
+        cache[key] = Transformer.from_crs(crs, CGCS2000, always_xy=True)
+    return cache[key]
+
+
 def _check_in_china(crs: CRS, b, where) -> None:
     try:
-        tr = Transformer.from_crs(crs, CGCS2000, always_xy=True)
+        tr = _to_lonlat_transformer(crs)
         lon0, lat0, lon1, lat1 = tr.transform_bounds(*b)
     except Exception:
         raise CRSError(f"coordinates cannot be transformed from {crs_label(crs)}", **where,

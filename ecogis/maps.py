@@ -59,6 +59,7 @@ from ecogis.crs import CGCS2000, metric_crs
 from ecogis.errors import InputError
 from ecogis.kinds import Kind, KindRegistry, load_kinds
 from ecogis.measure import geodesic_area, geodesic_length
+from ecogis.styles import FIELD_LABELS, field_label, path_style, value_colors
 from ecogis.units import from_m2
 
 #: display tolerance (m) a layer starts from when it has no explicit ``simplify_m``
@@ -86,22 +87,14 @@ DIFF_STYLES: dict[str, tuple[str, str]] = {  # diff layer -> (Chinese label, col
     "lost": ("减少 (lost)", "#e31a1c"),
     "gained": ("增加 (gained)", "#33a02c"),
 }
-FIELD_LABELS: dict[str, str] = {
-    "name": "名称", "zone": "分区", "level": "级别", "type": "类型", "town": "乡镇",
-    "grade": "等别", "land_code": "地类编码", "land_name": "地类名称", "category": "类别",
-    "code": "代码", "setback_m": "退让距离 (m)", "population": "人口", "id": "编号",
-    "basin": "流域", "verdict": "结论", "parcels": "图斑数", "area_km2": "面积 (km²)",
-    "area_mu": "面积 (亩)", "length_km": "长度 (km)", "layer": "图层", "kind": "类型",
-    "names": "名称", "bsm": "标识码",
-}
 
 
 def _field_label(f: str, default: str | None = None) -> str:
-    """Chinese label of a popup field: FIELD_LABELS, else the role's label in kinds.toml."""
-    if f in FIELD_LABELS:
-        return FIELD_LABELS[f]
-    roles = load_kinds().roles
-    return roles.get(f, default if default is not None else f)
+    """Chinese label of a popup field: its role's label in kinds.toml, else ``FIELD_LABELS``."""
+    label = field_label(f, load_kinds())
+    return default if label == f and default is not None else label
+
+
 # fields whose values group a coverage layer when it is dissolved for display (first present)
 _GROUP_FIELDS = ("town", "name", "zone", "level", "category", "type", "land_name")
 # keys of a siting hit that a public map may show
@@ -111,6 +104,57 @@ _PUBLIC_HIT_KEYS = ("kind", "layer", "verdict", "rule", "message", "reason", "ov
 
 class MapInputError(InputError):
     """A map cannot be drawn from the given layers, sites, diff or options."""
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What a public map may show: ``[publication]`` of ``layers/kinds.toml``.
+
+    ``grid_deg``: every vertex is snapped to this lon/lat grid (degrees); ``min_tolerance_m``:
+    geometries are simplified by at least this many metres first; ``fields``: attributes kept
+    (``kind``, ``zone`` = the kind's zone-like field, ``name``) where the kind lists them as
+    public; ``nonpublic``: kinds refused unless asked; ``statement``: 示意图 text.
+    """
+
+    grid_deg: float = 0.0005
+    min_tolerance_m: float = 50.0
+    fields: tuple[str, ...] = ("kind", "zone", "name")
+    nonpublic: tuple[str, ...] = ("site",)
+    statement: str = "示意图"
+
+
+def publication() -> Publication:
+    """Return the public-map policy from ``layers/kinds.toml`` (``[publication]``)."""
+    from ecogis.data import check_keys, data_path, read_toml_cached
+
+    path = data_path("kinds.toml")
+    raw = dict(read_toml_cached(path).get("publication", {}))
+    check_keys(raw, {"grid_deg", "min_tolerance_m", "fields", "nonpublic", "statement"},
+               "[publication]", path)
+    d = Publication()
+    return Publication(grid_deg=float(raw.get("grid_deg", d.grid_deg)),
+                       min_tolerance_m=float(raw.get("min_tolerance_m", d.min_tolerance_m)),
+                       fields=tuple(raw.get("fields", d.fields)),
+                       nonpublic=tuple(raw.get("nonpublic", d.nonpublic)),
+                       statement=str(raw.get("statement", d.statement)))
+
+
+def public_fields(kind: Kind, pub: Publication | None = None) -> list[str]:
+    """Return the attribute fields of ``kind`` a public map keeps (``name``, the zone-like field).
+
+    Only fields the kind lists as ``public`` are kept; ``zone`` stands for the kind's
+    zone-like enumerated field (zone, level or category: the one its style is categorised by).
+    """
+    pub = pub or publication()
+    out = []
+    for f in pub.fields:
+        if f == "zone":
+            by, _ = value_colors(kind)
+            cands = [by] if by else [c for c in ("zone", "level", "category") if c in kind.values]
+            out += [c for c in cands if c in kind.public and c not in out]
+        elif f != "kind" and f in kind.public and f not in out:
+            out.append(f)
+    return out
 
 
 @dataclass
@@ -148,6 +192,8 @@ class LayerStats:
     decimals: int
     dissolved_by: str | None = None
     fields: tuple[str, ...] = ()
+    repaired: int = 0
+    dropped: int = 0
 
 
 @dataclass
@@ -161,6 +207,8 @@ class MapInfo:
     renderer: str
     layers: list[LayerStats] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    map_number: str | None = None
+    grid_deg: float | None = None
 
     @property
     def vertices(self) -> int:
@@ -195,54 +243,169 @@ def _to_lonlat(gdf: gpd.GeoDataFrame, where: str) -> gpd.GeoDataFrame:
     return gdf.to_crs(CGCS2000)
 
 
-def display_geometry(
+@dataclass
+class DisplayGeometry:
+    """Display geometries (EPSG:4490) and how they were made: method, decimals, repairs.
+
+    ``repaired`` counts features whose input or simplified geometry was invalid (self-
+    overlapping parts, rings collapsed by rounding) and was rebuilt with
+    ``shapely.make_valid(method="structure")``; ``dropped`` counts features that collapsed
+    to nothing (empty geometries are returned for them, so the array keeps its length).
+    """
+
+    geoms: np.ndarray
+    method: str
+    decimals: int
+    repaired: int = 0
+    dropped: int = 0
+
+
+def grid_decimals(grid_deg: float) -> int:
+    """Return the decimals that write every multiple of ``grid_deg`` degrees exactly (0.0005 → 4)."""
+    for d in range(0, 10):
+        if abs(grid_deg * 10 ** d - round(grid_deg * 10 ** d)) < 1e-9:
+            return d
+    return 9
+
+
+def _keep_dimension(geoms: np.ndarray, dims: np.ndarray) -> np.ndarray:
+    """Return ``geoms`` keeping only parts of dimension ``dims`` (per geometry), as one type.
+
+    A GeometryCollection (``make_valid`` output) becomes the Multi* of its parts of the
+    wanted dimension (empty when it has none); other geometries of a lower dimension become
+    empty.
+    """
+    out = geoms.copy()
+    have = shapely.get_dimensions(out)
+    coll = shapely.get_type_id(out) == 7
+    wrong = (~coll) & (have != dims) & ~shapely.is_empty(out)
+    out[wrong] = shapely.from_wkt("GEOMETRYCOLLECTION EMPTY")
+    if coll.any():
+        idx = np.flatnonzero(coll)
+        parts, owner = shapely.get_parts(out[idx], return_index=True)
+        pdims = shapely.get_dimensions(parts)
+        for j, i in enumerate(idx):
+            sel = parts[(owner == j) & (pdims == dims[i])]
+            sel = shapely.get_parts(sel)  # multi parts -> single parts
+            if dims[i] == 2:
+                out[i] = shapely.multipolygons(sel) if len(sel) else shapely.Polygon()
+            elif dims[i] == 1:
+                out[i] = shapely.multilinestrings(sel) if len(sel) else shapely.LineString()
+            else:
+                out[i] = shapely.multipoints(sel) if len(sel) else shapely.Point()
+    return out
+
+
+def _repair(geoms: np.ndarray, dims: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rebuild the invalid ``geoms`` (``make_valid`` structure, collapsed parts dropped).
+
+    Returns the geometries and the mask of those rebuilt.
+    """
+    bad = ~shapely.is_valid(geoms) & ~shapely.is_missing(geoms)
+    if not bad.any():
+        return geoms, bad
+    out = geoms.copy()
+    fixed = shapely.make_valid(out[bad], method="structure", keep_collapsed=False)
+    out[bad] = _keep_dimension(fixed, dims[bad])
+    return out, bad
+
+
+def simplify_for_display(
     geoms, tolerance_m: float, *, coverage: bool = False, generalise_m: float | None = None,
-    metric=None,
-) -> tuple[np.ndarray, str, int]:
-    """Simplify lon/lat (EPSG:4490) ``geoms`` for display by ``tolerance_m`` metres.
+    grid_deg: float | None = None, metric=None, cache: dict | None = None,
+) -> DisplayGeometry:
+    """Simplify lon/lat (EPSG:4490) ``geoms`` for display by ``tolerance_m`` metres; never invalid.
 
     The work is done in the CGCS2000 Gauss-Krüger plane ``metric`` (default: the 3° zone
-    nearest the geometries' centre): ``shapely.coverage_simplify`` when ``coverage`` is true and
-    the geometries are a valid coverage (shared edges stay shared), else
-    ``shapely.simplify(preserve_topology=True)``; ``generalise_m`` simplifies by at least that
-    much and then snaps coordinates to a grid of that many metres. Back in lon/lat, coordinates are rounded to
-    :func:`decimals_for` ``(max(tolerance_m, generalise_m))`` decimals and repeated points
-    removed.
+    nearest the geometries' centre). Invalid input (e.g. a redline of self-overlapping
+    corridor parts) is first rebuilt with ``shapely.make_valid(method="structure")``. Then
+    ``shapely.coverage_simplify`` when ``coverage`` is true and the geometries are a valid
+    coverage (shared edges stay shared), else ``shapely.simplify(preserve_topology=True)``;
+    ``generalise_m`` simplifies by at least that much and snaps to a grid of that many metres
+    (``shapely.set_precision``). Back in lon/lat, coordinates are snapped to ``grid_deg``
+    degrees (``shapely.set_precision``: every vertex on the grid) or rounded to
+    :func:`decimals_for` ``(tolerance)`` decimals. Whatever rounding made invalid is rebuilt
+    again and whatever collapsed (a sliver ring of 2 points) is dropped: each result is
+    valid, of its input's dimension, or empty.
 
-    Returns
-    -------
-    (geometries, method, decimals)
-        Display geometries in EPSG:4490, the method used (text) and the decimals kept.
+    ``cache`` (a dict the caller keeps per layer) holds the projected, repaired geometries
+    and the coverage check between calls on the same ``geoms`` with other tolerances.
     """
     from pyproj import Transformer
 
-    geoms = np.asarray(geoms, dtype=object)
-    if metric is None:
-        b = shapely.total_bounds(geoms)
-        metric = metric_crs(b if np.isfinite(b).all() else (105.0, 30.0, 105.0, 30.0))
-    fwd = Transformer.from_crs(CGCS2000, metric, always_xy=True)
-    inv = Transformer.from_crs(metric, CGCS2000, always_xy=True)
+    cache = {} if cache is None else cache
+    if "g" not in cache:
+        geoms = np.asarray(geoms, dtype=object)
+        if metric is None:
+            b = shapely.total_bounds(geoms)
+            metric = metric_crs(b if np.isfinite(b).all() else (105.0, 30.0, 105.0, 30.0))
+        fwd = Transformer.from_crs(CGCS2000, metric, always_xy=True)
+        cache["inv"] = Transformer.from_crs(metric, CGCS2000, always_xy=True)
+        dims = shapely.get_dimensions(geoms)
+        g = shapely.transform(geoms, lambda c: np.column_stack(fwd.transform(c[:, 0], c[:, 1])))
+        g, repaired = _repair(g, dims)
+        cache.update(g=g, dims=dims, repaired=repaired,
+                     was_empty=shapely.is_empty(geoms) | shapely.is_missing(geoms))
+    inv, g, dims = cache["inv"], cache["g"], cache["dims"]
+    repaired, was_empty = cache["repaired"].copy(), cache["was_empty"]
 
-    def tr(t):
-        return lambda c: np.column_stack(t.transform(c[:, 0], c[:, 1]))
+    def back(c):
+        return np.column_stack(inv.transform(c[:, 0], c[:, 1]))
 
-    g = shapely.transform(geoms, tr(fwd))
     method = "none"
     tolerance_m = max(tolerance_m, generalise_m or 0.0)  # no detail finer than the grid
     if tolerance_m > 0:
-        polygonal = np.isin(shapely.get_type_id(g), (3, 6))
-        if coverage and polygonal.all() and len(g) > 0 and bool(shapely.coverage_is_valid(g)):
+        if "coverage" not in cache:
+            polygonal = np.isin(shapely.get_type_id(g), (3, 6))
+            cache["coverage"] = bool(coverage and polygonal.all() and len(g) > 0
+                                     and shapely.coverage_is_valid(g))
+        if coverage and cache["coverage"]:
             g = shapely.coverage_simplify(g, tolerance_m)
             method = "coverage_simplify"
         else:
             g = shapely.simplify(g, tolerance_m, preserve_topology=True)
             method = "simplify" if not coverage else "simplify (coverage not valid)"
     if generalise_m:
-        g = shapely.set_precision(g, generalise_m)
+        g, n = _repair(g, dims)
+        repaired |= n
+        g = _keep_dimension(shapely.set_precision(g, generalise_m), dims)
         method += f" + grid {generalise_m:g} m"
-    decimals = decimals_for(max(tolerance_m, generalise_m or 0.0))
-    out = shapely.transform(shapely.transform(g, tr(inv)), lambda c: np.round(c, decimals))
-    return shapely.remove_repeated_points(out), method, decimals
+    if grid_deg:
+        g = shapely.transform(g, back)
+        g, n = _repair(g, dims)
+        repaired |= n
+        g = _keep_dimension(shapely.set_precision(g, grid_deg), dims)
+        decimals = grid_decimals(grid_deg)
+        method += f" + grid {grid_deg:g}°"
+        out = shapely.transform(g, lambda c: np.round(c, decimals))
+    else:
+        decimals = decimals_for(max(tolerance_m, generalise_m or 0.0))
+        out = shapely.transform(g, lambda c: np.round(back(c), decimals))
+    out, n = _repair(out, dims)
+    repaired |= n
+    out = shapely.remove_repeated_points(out)
+    dropped = shapely.is_empty(out) & ~was_empty
+    return DisplayGeometry(out, method, decimals, int((repaired & ~dropped).sum()),
+                           int(dropped.sum()))
+
+
+def display_geometry(
+    geoms, tolerance_m: float, *, coverage: bool = False, generalise_m: float | None = None,
+    grid_deg: float | None = None, metric=None,
+) -> tuple[np.ndarray, str, int]:
+    """Simplify lon/lat (EPSG:4490) ``geoms`` for display by ``tolerance_m`` metres.
+
+    See :func:`simplify_for_display` (which also counts repairs and drops).
+
+    Returns
+    -------
+    (geometries, method, decimals)
+        Display geometries in EPSG:4490 (valid or empty), the method used (text) and the
+        decimals kept.
+    """
+    r = simplify_for_display(geoms, tolerance_m, coverage=coverage, generalise_m=generalise_m,
+                             grid_deg=grid_deg, metric=metric)
+    return r.geoms, r.method, r.decimals
 
 
 # --------------------------------------------------------------------------- attributes
@@ -271,8 +434,31 @@ def _clean(value: Any) -> Any:
     return str(value)
 
 
+def _clean_column(values: pd.Series) -> list:
+    """Return a column as JSON-plain Python values (None for missing), like :func:`_clean`."""
+    if values.dtype.kind in "biuf":
+        out = values.tolist()
+        if values.dtype.kind == "f":
+            out = [None if (v != v or v in (math.inf, -math.inf)) else v for v in out]
+        return out
+    if values.dtype.kind == "b":
+        return [bool(v) for v in values.tolist()]
+    lst = values.tolist()
+    if all(v is None or type(v) is str for v in lst):
+        return lst
+    return [_clean(v) for v in lst]
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    """Return the rows of ``df`` as dicts of JSON-plain values, missing values left out."""
+    keys = list(df.columns)
+    cols = [_clean_column(df[k]) for k in keys]
+    return [{k: v for k, v in zip(keys, row, strict=True) if v is not None}
+            for row in zip(*cols, strict=True)]
+
+
 def _fields_for(kind: Kind, columns, public: bool) -> list[str]:
-    allowed = kind.public if public else kind.fields
+    allowed = public_fields(kind) if public else kind.fields
     return [f for f in allowed if f in columns]
 
 
@@ -281,12 +467,14 @@ def _area_props(area_m2: np.ndarray) -> dict[str, np.ndarray]:
             "area_mu": np.round(from_m2(area_m2, "mu"), 1)}
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def _feature_collection(geoms: np.ndarray, props: list[dict]) -> str:
     gj = shapely.to_geojson(geoms)
+    enc = _ENCODE  # one encoder for all features (json.dumps with options builds one per call)
     feats = [
-        '{"type":"Feature","properties":' + json.dumps(p, ensure_ascii=False,
-                                                          separators=(",", ":"))
-        + ',"geometry":' + g + "}"
+        '{"type":"Feature","properties":' + enc(p) + ',"geometry":' + g + "}"
         for g, p in zip(gj, props, strict=True)
     ]
     text = '{"type":"FeatureCollection","features":[' + ",".join(feats) + "]}"
@@ -337,16 +525,54 @@ var ecogis = (function(){
     };
   }
   function layer(data, spec){
-    return L.geoJSON(data, {
-      style: style(spec),
-      pointToLayer: function(f, ll){ return L.circleMarker(ll, Object.assign({radius: 7}, style(spec)(f))); },
+    // boundaries are outlines only: not interactive, so clicks reach the layers beneath
+    var interactive = spec.interactive !== false;
+    var g = L.geoJSON(data, {
+      style: style(spec), interactive: interactive,
+      pointToLayer: function(f, ll){ return L.circleMarker(ll, Object.assign(
+        {radius: 7, interactive: interactive}, style(spec)(f))); },
       onEachFeature: function(f, l){
+        if (!interactive) { return; }
         l.bindTooltip(tip(f, spec), {sticky: true});
         l.bindPopup(popup(f, spec), {maxWidth: 420});
       }
     });
+    (spec.labels || []).forEach(function(lb){
+      var mk = L.marker([lb[0], lb[1]], {interactive: false, keyboard: false,
+        icon: L.divIcon({className: 'ecogis-label ecogis-label-' + (spec.labelClass || 'feature'),
+                         html: '<span>' + esc(lb[2]) + '</span>', iconSize: null})});
+      mk._ecogisMinZoom = spec.labelMinZoom || 0;
+      g.addLayer(mk);
+    });
+    return g;
   }
-  return {layer: layer, esc: esc};
+  function controls(map){
+    // attribution without Leaflet's flag icon; a metric scale; a north arrow; zoomed labels
+    if (map.attributionControl) {
+      map.attributionControl.setPrefix('<a href="https://leafletjs.com" title="Leaflet">Leaflet</a>');
+    }
+    L.control.scale({metric: true, imperial: false, maxWidth: 150}).addTo(map);
+    var north = L.control({position: 'topleft'});
+    north.onAdd = function(){
+      var d = L.DomUtil.create('div', 'ecogis-north leaflet-bar');
+      d.title = '指北针：图上方为正北';
+      d.innerHTML = '<svg width="30" height="40" viewBox="0 0 30 40" aria-label="北">' +
+        '<polygon points="15,3 23,27 15,21 7,27" fill="#222"/>' +
+        '<text x="15" y="38" text-anchor="middle" font-size="11" font-weight="bold">N</text></svg>';
+      return d;
+    };
+    north.addTo(map);
+    function labels(){
+      var z = map.getZoom();
+      map.eachLayer(function(l){
+        if (l._ecogisMinZoom !== undefined && l.getElement && l.getElement()) {
+          l.getElement().style.display = z >= l._ecogisMinZoom ? '' : 'none'; }
+      });
+    }
+    map.on('zoomend overlayadd layeradd', labels);
+    map.whenReady(labels);
+  }
+  return {layer: layer, controls: controls, esc: esc};
 })();
 </script>
 """
@@ -360,6 +586,14 @@ _CSS = """
     "Microsoft YaHei", "PingFang SC", sans-serif; text-align: center; }
   .ecogis-title .ecogis-badge { display: inline-block; margin-left: 8px; padding: 1px 6px;
     font-size: 12px; color: #fff; background: #c0392b; border-radius: 3px; vertical-align: middle; }
+  .ecogis-legend summary { cursor: pointer; font-weight: bold; font-size: 13px; }
+  .ecogis-legend:not([open]) { padding: 4px 10px; }
+  .ecogis-north { background: rgba(255,255,255,0.9); padding: 2px; line-height: 0; }
+  .ecogis-label { background: none; border: none; white-space: nowrap; pointer-events: none; }
+  .ecogis-label span { position: relative; left: -50%; top: -0.7em; font: 12px/1.2 "Noto Sans CJK SC",
+    "Microsoft YaHei", "PingFang SC", sans-serif; color: #333; text-shadow: 0 0 3px #fff,
+    0 0 3px #fff, 0 0 2px #fff; }
+  .ecogis-label-town span { font-size: 13px; font-weight: bold; color: #444; }
   .ecogis-legend { position: absolute; bottom: 28px; right: 10px; z-index: 1000;
     background: rgba(255,255,255,0.94); padding: 8px 10px; border-radius: 4px; max-width: 320px;
     max-height: 60%; overflow-y: auto; box-shadow: 0 1px 4px rgba(0,0,0,0.3);
@@ -399,6 +633,48 @@ class GeoJsonOverlay(Layer):
         self._name = "GeoJsonOverlay"
         self.data = data
         self.spec = _script_safe(json.dumps(spec, ensure_ascii=False, separators=(",", ":")))
+
+    def render(self, **kwargs):
+        """Add the layer's script as plain text: branca would compile the rendered script (with
+        megabytes of GeoJSON) as a Jinja template once more, which takes seconds."""
+        from folium.map import ElementAddToElement
+
+        if self.show:
+            self.add_child(ElementAddToElement(element_name=self.get_name(),
+                                               element_parent_name=self._parent.get_name()),
+                           name=self.get_name() + "_add")
+        self.get_root().script.add_child(
+            _RawScript(f"var {self.get_name()} = ecogis.layer({self.data}, {self.spec});"),
+            name=self.get_name())
+        for element in self._children.values():
+            element.render(**kwargs)
+
+
+class _RawScript(Element):
+    """Script text added to the page as is (no template)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._text = text
+
+    def render(self, **kwargs) -> str:
+        return self._text
+
+
+class _Controls(MacroElement):
+    """Attribution prefix without the flag, metric scale, north arrow, label zooms (JS)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        ecogis.controls({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "EcogisControls"
 
 
 class _Helpers(MacroElement):
@@ -478,15 +754,52 @@ def _hit_text(hit: Any, public: bool, kinds: KindRegistry) -> str:
     dist = hit.get("distance_m")
     if isinstance(dist, (int, float)) and dist > 0:
         parts.append(f"距离 {dist:.0f} m")
-    if hit.get("citation"):
-        parts.append(f"依据 {hit['citation']}")
+    cite = citation_text(hit.get("citation"))
+    if cite:
+        parts.append(f"依据 {cite}")
     if not public:
         extra = {k: v for k, v in hit.items()
                  if k not in (*_PUBLIC_HIT_KEYS, "name", "feature_name")
-                 and isinstance(v, (str, int, float))}
+                 and isinstance(v, (str, int, float)) and not isinstance(v, bool)}
         if extra:
-            parts.append(", ".join(f"{k}={v}" for k, v in extra.items()))
+            parts.append("，".join(f"{FIELD_LABELS.get(k, k)}：{v}" for k, v in extra.items()))
     return "；".join(parts)
+
+
+def citation_text(citation: Any) -> str:
+    """Return a rule citation as one line of text (``《文件》 第x条 (file L12)``), never a repr.
+
+    Accepts the ``citation`` of a siting hit: a dict (``text``, or ``document`` and
+    ``clause``), a string, or nothing.
+    """
+    if not citation:
+        return ""
+    if isinstance(citation, Mapping):
+        if citation.get("text"):
+            return str(citation["text"])
+        out = " ".join(str(citation[k]) for k in ("document", "clause") if citation.get(k))
+        if citation.get("file"):
+            out += f" ({citation['file']}" + (f" L{citation['line']}" if citation.get("line")
+                                              else "") + ")"
+        if citation.get("verified") is False:
+            out += "（条文待核实）"
+        return out.strip()
+    if isinstance(citation, (list, tuple)):
+        return "；".join(citation_text(c) for c in citation if c)
+    return str(citation)
+
+
+def category_name(category: Any) -> str | None:
+    """Return the Chinese name of a project category id (``industrial`` → 工业项目)."""
+    if category is None:
+        return None
+    try:
+        from ecogis.rules import load_categories
+
+        found = load_categories().find(category)
+    except Exception:  # no categories file: show the id
+        found = None
+    return found.name_zh if found is not None else str(category)
 
 
 def read_sites(path: str | Path, sites_file: str | Path | None = None) -> gpd.GeoDataFrame:
@@ -496,7 +809,7 @@ def read_sites(path: str | Path, sites_file: str | Path | None = None) -> gpd.Ge
     warn / allowed) and ``hits``; its geometry is the site's ``geometry`` GeoJSON member when
     present, else the feature with the same ``id`` in ``sites_file`` (or the JSON's top-level
     ``sites_file`` / ``input`` path). Returns a GeoDataFrame in EPSG:4490 with columns
-    ``id, name, category, verdict, hits`` (hits a list per site).
+    ``id, name, category, category_zh, verdict, hits`` (hits a list per site).
     """
     p = Path(path)
     if p.suffix.lower() != ".json":
@@ -525,11 +838,12 @@ def read_sites(path: str | Path, sites_file: str | Path | None = None) -> gpd.Ge
                                 fix="each entry of `sites` needs id, verdict and hits")
         rows.append({
             "id": str(s["id"]), "name": s.get("name"), "category": s.get("category"),
+            "category_zh": s.get("category_zh"),
             "verdict": s.get("verdict"), "hits": list(s.get("hits") or []),
         })
         g = s.get("geometry")
         geoms.append(shapely.from_geojson(json.dumps(g)) if g else None)
-    df = pd.DataFrame(rows, columns=["id", "name", "category", "verdict", "hits"])
+    df = pd.DataFrame(rows, columns=["id", "name", "category", "category_zh", "verdict", "hits"])
     if all(g is not None for g in geoms):
         return gpd.GeoDataFrame(df, geometry=geoms, crs=doc.get("crs") or CGCS2000)
     src = sites_file or doc.get("sites_file") or doc.get("input")
@@ -597,6 +911,9 @@ class _Prepared:
     geoms: np.ndarray | None = None
     method: str = "none"
     decimals: int = 6
+    repaired: int = 0
+    dropped: int = 0
+    cache: dict = field(default_factory=dict)
 
 
 def _prepare(layer: MapLayer, kind: Kind, *, public: bool, dissolve_above: int) -> _Prepared:
@@ -609,7 +926,7 @@ def _prepare(layer: MapLayer, kind: Kind, *, public: bool, dissolve_above: int) 
         dissolve = kind.coverage and kind.id != "admin" and n_in > dissolve_above
     dissolved_by = None
     if dissolve:
-        allowed = kind.public if public else kind.fields
+        allowed = public_fields(kind) if public else kind.fields
         limit = max(1, min(MAX_DISSOLVE_GROUPS, n_in // 10))
         group = next((f for f in _GROUP_FIELDS if f in allowed and f in lonlat.columns
                       and lonlat[f].nunique() <= limit), None)
@@ -631,30 +948,32 @@ def _prepare(layer: MapLayer, kind: Kind, *, public: bool, dissolve_above: int) 
         if group is not None:
             data[group] = order
         lonlat = gpd.GeoDataFrame(data, geometry=merged, crs=CGCS2000)
-        fields = ([group] if group else []) + ["parcels"]
+        fields = ([group] if group else []) + ([] if public else ["parcels"])
         dissolved_by = group or "all"
-    area = geodesic_area_m2(lonlat.geometry.values)
     props_df = pd.DataFrame({f: lonlat[f].to_numpy() for f in fields})
     is_poly = np.isin(shapely.get_type_id(lonlat.geometry.values), (3, 6))
-    if is_poly.any():
+    if is_poly.any() and not public:  # a public map carries only kind, zone and name
+        area = geodesic_area_m2(lonlat.geometry.values)
         for k, v in _area_props(area).items():
             props_df[k] = np.where(is_poly, v, np.nan)
     is_line = np.isin(shapely.get_type_id(lonlat.geometry.values), (1, 5))
-    if is_line.any():
+    if is_line.any() and not public:
         length = geodesic_length(lonlat.geometry.values, crs=CGCS2000)
         props_df["length_km"] = np.where(is_line, np.round(length / 1000.0, 3), np.nan)
-    props = [{k: _clean(v) for k, v in row.items() if _clean(v) is not None}
-             for row in props_df.to_dict("records")]
+    props = _records(props_df) if len(props_df.columns) else [{} for _ in range(len(lonlat))]
     auto = layer.simplify_m is None
     tol = DEFAULT_TOLERANCE_M if auto else float(layer.simplify_m)
     return _Prepared(layer, kind, lonlat, props, list(props_df.columns), dissolved_by, n_in,
                      v_in, kind.coverage, tol, auto)
 
 
-def _simplify(p: _Prepared, generalise_m: float | None, metric) -> None:
-    p.geoms, p.method, p.decimals = display_geometry(
-        p.lonlat.geometry.values, p.tolerance, coverage=p.coverage,
-        generalise_m=generalise_m, metric=metric)
+def _simplify(p: _Prepared, generalise_m: float | None, metric,
+              grid_deg: float | None = None) -> None:
+    r = simplify_for_display(p.lonlat.geometry.values, p.tolerance, coverage=p.coverage,
+                             generalise_m=generalise_m, grid_deg=grid_deg, metric=metric,
+                             cache=p.cache)
+    p.geoms, p.method, p.decimals, p.repaired, p.dropped = (
+        r.geoms, r.method, r.decimals, r.repaired, r.dropped)
 
 
 def _vertices(p: _Prepared) -> int:
@@ -662,47 +981,13 @@ def _vertices(p: _Prepared) -> int:
 
 
 def _style(kind: Kind, n_features: int, lines_only: bool = False) -> dict:
-    """Return the Leaflet path style of a layer; line layers are never filled."""
-    if kind.id == "admin":
-        region = n_features <= 1
-        return {"color": kind.color, "weight": 3.0 if region else 1.2, "fill": False,
-                "dashArray": "12 4 2 4" if region else "5 4", "opacity": 0.9}
-    if kind.geometry == "line" or lines_only:
-        return {"color": kind.color, "weight": 2.0, "opacity": 0.9, "fill": False}
-    return {"color": kind.color, "weight": 1.0, "opacity": 0.9, "fillColor": kind.color,
-            "fillOpacity": kind.fill_opacity, "fill": kind.fill_opacity > 0}
-
-
-def _shade(hex_color: str, f: float) -> str:
-    """Return ``hex_color`` darkened (f < 0) or lightened (f > 0) by the fraction ``|f|``."""
-    h = hex_color.lstrip("#")
-    try:
-        rgb = [int(h[i:i + 2], 16) for i in (0, 2, 4)]
-    except ValueError:
-        return hex_color
-    out = [round(c + (255 - c) * f) if f > 0 else round(c * (1 + f)) for c in rgb]
-    return "#" + "".join(f"{max(0, min(255, c)):02x}" for c in out)
+    """Return the Leaflet path style of a layer (:func:`ecogis.styles.path_style`)."""
+    return path_style(kind, n_features, lines_only)
 
 
 def _value_colors(kind: Kind, fields: Sequence[str]) -> tuple[str | None, dict[str, str]]:
-    """Return the field whose values shade a layer and ``{value: colour}`` (darkest = strictest).
-
-    A kind with ``groups`` (protected_area: core/general) shades its grouped field by group;
-    otherwise a kind's single enumerated field (water_source level, ugb zone, env_unit
-    category) is shaded in the order of ``values``.
-    """
-    for fld, vals in kind.values.items():
-        if fld not in fields:
-            continue
-        if kind.groups and all(kind.group_of(fld, v) for v in vals):
-            order = list(kind.groups)
-            steps = np.linspace(-0.35, 0.35, len(order)) if len(order) > 1 else [0.0]
-            shade = dict(zip(order, steps, strict=True))
-            return fld, {v: _shade(kind.color, float(shade[kind.group_of(fld, v)])) for v in vals}
-        if len(vals) > 1:
-            steps = np.linspace(-0.3, 0.4, len(vals))
-            return fld, {v: _shade(kind.color, float(t)) for v, t in zip(vals, steps, strict=True)}
-    return None, {}
+    """Return the field whose values shade a layer and ``{value: colour}`` (ecogis.styles)."""
+    return value_colors(kind, fields)
 
 
 def _labels(layers: list[MapLayer], kinds: KindRegistry, public: bool) -> list[str]:
@@ -743,6 +1028,8 @@ def make_map(
     dissolve_above: int = DISSOLVE_ABOVE,
     renderer: str = "auto",
     kinds: KindRegistry | None = None,
+    map_number: str | None = None,
+    include_nonpublic: bool = False,
 ) -> folium.Map:
     """Return a folium map of ``layers`` (and siting ``sites``, a ``diff``) ready for :func:`save_map`.
 
@@ -756,7 +1043,10 @@ def make_map(
         True when any data is synthetic: the map says "示意数据 (synthetic)". A layer's own
         ``MapLayer.synthetic`` also sets it.
     public
-        Keep only the attributes each kind lists as ``public``; the map says so.
+        A map fit to publish (``[publication]`` of kinds.toml): every geometry simplified by
+        at least 50 m and every vertex snapped to a 0.0005° grid; only kind, zone and name
+        kept (where the kind lists them public); layers of non-public kinds (sites under
+        review) refused unless ``include_nonpublic``; the 示意图 / 审图号 statement shown.
     basemap
         ``none`` (default, offline), ``osm`` or ``tianditu`` (needs ``tianditu_key``). ``amap``
         is refused: its tiles are GCJ-02 and the overlays are not shifted.
@@ -774,6 +1064,10 @@ def make_map(
         Coverage layers with more features are dissolved for display (by town when present).
     renderer
         ``svg``, ``canvas`` or ``auto`` (canvas above :data:`CANVAS_ABOVE` drawn features).
+    map_number
+        审图号 of a public map (printed with the 示意图 statement).
+    include_nonpublic
+        Let a public map carry layers (and sites) of kinds listed as ``nonpublic``.
 
     Returns
     -------
@@ -798,6 +1092,19 @@ def make_map(
     for lyr in items:
         kinds[lyr.kind]  # raises KindError naming the kind
     synthetic = synthetic or any(lyr.synthetic for lyr in items)
+    pub = publication()
+    grid_deg = pub.grid_deg if public else None
+    if public and not include_nonpublic:
+        shut = [(lyr.name, kinds[lyr.kind]) for lyr in items if lyr.kind in pub.nonpublic]
+        if sites is not None and len(sites) and "site" in pub.nonpublic:
+            shut.append(("sites", kinds["site"]))
+        if shut:
+            name, k = shut[0]
+            raise MapInputError(
+                f"layer {name!r} is {k.name_zh} ({k.id}), a kind kinds.toml marks non-public "
+                "([publication] nonpublic): a public map does not carry it",
+                fix="leave it out (--layers without it, no --sites), or pass "
+                    "--include-nonpublic when it has been cleared for publication")
 
     # draw order: coverage fills at the bottom, other polygons, then admin boundaries on top
     def rank(lyr: MapLayer) -> int:
@@ -823,17 +1130,20 @@ def make_map(
     metric = metric_crs(bounds)
 
     for p in prepared:
-        _simplify(p, generalise_m, metric)
+        if public:
+            p.tolerance = max(p.tolerance, pub.min_tolerance_m)
+        _simplify(p, generalise_m, metric, grid_deg)
     total = sum(_vertices(p) for p in prepared)
     while total > max_vertices:
+        # a ring keeps at least 4 coordinates: a layer near 5 per feature cannot shrink more
         cands = [p for p in prepared if p.auto and p.tolerance < MAX_AUTO_TOLERANCE_M
-                 and p.kind.geometry != "point"]
+                 and p.kind.geometry != "point" and _vertices(p) > 5 * len(p.geoms)]
         if not cands:
             break
         big = max(cands, key=_vertices)
         big.tolerance *= 2
         before = _vertices(big)
-        _simplify(big, generalise_m, metric)
+        _simplify(big, generalise_m, metric, grid_deg)
         total += _vertices(big) - before
 
     n_drawn = sum(len(p.geoms) for p in prepared) + sum(len(g) for _, g in extra) + (
@@ -843,7 +1153,7 @@ def make_map(
     if renderer not in ("svg", "canvas"):
         raise MapInputError(f"unknown renderer {renderer!r}", fix="use svg, canvas or auto")
 
-    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=renderer == "canvas",
+    m = folium.Map(tiles=None, control_scale=False, prefer_canvas=renderer == "canvas",
                    zoom_snap=0.25)
     m.default_js = list(offline.OFFLINE_JS)
     m.default_css = list(offline.OFFLINE_CSS)
@@ -852,7 +1162,8 @@ def make_map(
     _add_basemap(m, basemap, tianditu_key)
 
     info = MapInfo(title=title, public=public, synthetic=synthetic, basemap=basemap,
-                   renderer=renderer)
+                   renderer=renderer, map_number=map_number if public else None,
+                   grid_deg=grid_deg)
     legend: list[str] = []
     for i, (p, label) in enumerate(zip(prepared, labels, strict=True)):
         types = shapely.get_type_id(p.geoms[~shapely.is_missing(p.geoms)])
@@ -866,6 +1177,9 @@ def make_map(
                 "fields": [[f, _field_label(f)] for f in p.fields],
                 "tip": [f for f in p.fields if f in ("name", "zone", "level", "town", "category",
                                                      "type", "parcels")][:2]}
+        if p.kind.id == "admin":
+            spec["interactive"] = False
+        spec.update(_label_spec(p, geoms, props, grid_deg))
         by, colors = _value_colors(p.kind, p.fields)
         present = {pr.get(by) for pr in props} if by else set()
         colors = {v: c for v, c in colors.items() if v in present}
@@ -884,7 +1198,11 @@ def make_map(
             features_out=int(len(geoms)), vertices_in=p.vertices_in,
             vertices_out=int(shapely.get_num_coordinates(geoms).sum()),
             tolerance_m=max(p.tolerance, generalise_m or 0.0), method=p.method, decimals=p.decimals,
-            dissolved_by=p.dissolved_by, fields=tuple(p.fields)))
+            dissolved_by=p.dissolved_by, fields=tuple(p.fields), repaired=p.repaired,
+            dropped=p.dropped))
+        if p.repaired or p.dropped:
+            info.notes.append(f"{label}：显示几何修复 {p.repaired} 个要素（无效环/自重叠），"
+                              f"{p.dropped} 个要素简化后过小未显示")
         if p.dissolved_by:
             by = "按" + FIELD_LABELS.get(p.dissolved_by, p.dissolved_by) + "合并" \
                 if p.dissolved_by != "all" else "合并"
@@ -896,8 +1214,9 @@ def make_map(
         i = len(info.layers)
         style = {"color": color, "weight": 1.5, "fillColor": color, "fillOpacity": 0.6,
                  "className": f"ecogis-layer-{i}"}
-        geoms, method, dec = display_geometry(gdf.geometry.values, DEFAULT_TOLERANCE_M,
-                                              generalise_m=generalise_m, metric=metric)
+        geoms, method, dec = display_geometry(
+            gdf.geometry.values, max(DEFAULT_TOLERANCE_M, pub.min_tolerance_m if public else 0),
+            generalise_m=generalise_m, grid_deg=grid_deg, metric=metric)
         fields, props = _diff_props(gdf, kinds, public)
         spec = {"label": f"变化：{zh}", "style": style,
                 "fields": [[f, _field_label(f)] for f in fields], "tip": fields[:2]}
@@ -914,7 +1233,7 @@ def make_map(
             decimals=dec, fields=tuple(fields)))
 
     if site_ll is not None:
-        _add_sites(m, site_ll, kinds, public, generalise_m, metric, info, legend)
+        _add_sites(m, site_ll, kinds, public, generalise_m, metric, info, legend, grid_deg)
 
     # notes and legend
     notes = list(info.notes)
@@ -926,27 +1245,68 @@ def make_map(
     notes.append("坐标系 CGCS2000 (EPSG:4490)；面积为 CGCS2000 椭球面积；"
                  f"显示几何已简化（容差 {_tol_text(info.layers)}）")
     if public:
-        notes.append("公开版：仅保留各图层的公开字段" + (
-            f"；坐标已概化至 {generalise_m:g} m 网格" if generalise_m else ""))
+        notes.append(f"公开版：仅保留图层类型、分区与名称；几何概化（简化 ≥ {pub.min_tolerance_m:g} m，"
+                     f"坐标取整至 {pub.grid_deg:g}° 网格，约 50 m）" + (
+                         f"；另概化至 {generalise_m:g} m 网格" if generalise_m else ""))
+        notes.insert(0, _statement(pub, map_number))
     elif generalise_m:
         notes.append(f"坐标已概化至 {generalise_m:g} m 网格")
     notes.append(_basemap_note(basemap))
     info.notes = notes
 
     badge = '<span class="ecogis-badge">示意数据 (synthetic)</span>' if synthetic else ""
-    pub = '<span class="ecogis-badge" style="background:#2c7fb8">公开版</span>' if public else ""
+    pub_badge = ('<span class="ecogis-badge" style="background:#2c7fb8">'
+                 + html_mod.escape(_statement(pub, map_number)) + "</span>") if public else ""
     root = m.get_root()
     root.html.add_child(Element(
-        f'<div class="ecogis-title">{html_mod.escape(title)}{badge}{pub}</div>'),
+        f'<div class="ecogis-title">{html_mod.escape(title)}{badge}{pub_badge}</div>'),
         name="ecogis_title")
     root.html.add_child(Element(
-        '<div class="ecogis-legend"><h4>图例</h4>' + "".join(legend)
-        + '<div class="ecogis-note">' + "<br>".join(notes) + "</div></div>"),
+        '<details class="ecogis-legend" open><summary>图例</summary>' + "".join(legend)
+        + '<div class="ecogis-note">' + "<br>".join(notes) + "</div></details>"),
         name="ecogis_legend")
     folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    _Controls().add_to(m)
     m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
     m.ecogis = info  # type: ignore[attr-defined]
     return m
+
+
+#: zoom from which labels show: town names, and names of other named features
+TOWN_LABEL_ZOOM = 9
+FEATURE_LABEL_ZOOM = 12
+#: a layer with more named features than this gets no labels (parcels)
+MAX_LABELS = 300
+
+
+def _label_spec(p: _Prepared, geoms: np.ndarray, props: list[dict],
+                grid_deg: float | None) -> dict:
+    """Return ``labels`` ([lat, lon, text] per named feature) and their zoom for a layer."""
+    names = [pr.get("name") for pr in props]
+    have = [i for i, n in enumerate(names) if isinstance(n, str) and n.strip()]
+    if not have or len(have) > MAX_LABELS:
+        return {}
+    town = p.kind.id == "admin"
+    if town and len(geoms) <= 1:
+        return {}  # the region: its name is the title
+    sel = geoms[have]
+    lines = np.isin(shapely.get_type_id(sel), (1, 5))
+    pts = shapely.point_on_surface(sel)
+    if lines.any():
+        pts[lines] = shapely.line_interpolate_point(sel[lines], 0.5, normalized=True)
+    xy = shapely.get_coordinates(pts)
+    xy = np.round(xy / grid_deg) * grid_deg if grid_deg else np.round(xy, 5)
+    dec = grid_decimals(grid_deg) if grid_deg else 5
+    labels = [[round(float(y), dec), round(float(x), dec), str(names[i])]
+              for (x, y), i in zip(xy, have, strict=True)]
+    return {"labels": labels, "labelClass": "town" if town else "feature",
+            "labelMinZoom": TOWN_LABEL_ZOOM if town else FEATURE_LABEL_ZOOM}
+
+
+def _statement(pub: Publication, map_number: str | None) -> str:
+    """``示意图 · 审图号：GS(2024)1234号`` (or ``示意图 · 无审图号``)."""
+    number = (map_number or "").strip()
+    return f"{pub.statement} · 审图号：{number}" if number else f"{pub.statement} · 无审图号"
 
 
 def _tol_text(stats: list[LayerStats]) -> str:
@@ -975,21 +1335,22 @@ def _bounds(frames: list[gpd.GeoDataFrame]) -> tuple[float, float, float, float]
 def _diff_props(gdf: gpd.GeoDataFrame, kinds: KindRegistry,
                 public: bool) -> tuple[list[str], list[dict]]:
     cols = [c for c in gdf.columns if c != gdf.geometry.name]
-    area = geodesic_area_m2(gdf.geometry.values)
+    area = None if public else geodesic_area_m2(gdf.geometry.values)
     recs = []
     for i, row in enumerate(gdf[cols].to_dict("records")):
         kind = kinds.kinds.get(str(row.get("kind"))) if "kind" in row else None
-        if public:
+        if public:  # kind, zone and name only
             keep = {"kind": kind.name_zh} if kind else {}
             if kind is not None:
-                keep.update({f: row[f] for f in kind.public if f in row})
+                keep.update({f: row[f] for f in public_fields(kind) if f in row})
         else:
             keep = {k: v for k, v in row.items()
                     if isinstance(v, (str, int, float, np.integer, np.floating))}
             if kind is not None:
                 keep["kind"] = kind.name_zh
-        keep["area_km2"] = round(float(from_m2(area[i], "km2")), 4)
-        keep["area_mu"] = round(float(from_m2(area[i], "mu")), 1)
+        if area is not None:
+            keep["area_km2"] = round(float(from_m2(area[i], "km2")), 4)
+            keep["area_mu"] = round(float(from_m2(area[i], "mu")), 1)
         recs.append({k: _clean(v) for k, v in keep.items() if _clean(v) is not None})
     fields: list[str] = []
     for r in recs:
@@ -1000,9 +1361,11 @@ def _diff_props(gdf: gpd.GeoDataFrame, kinds: KindRegistry,
 
 
 def _add_sites(m, sites: gpd.GeoDataFrame, kinds: KindRegistry, public: bool,
-               generalise_m: float | None, metric, info: MapInfo, legend: list[str]) -> None:
+               generalise_m: float | None, metric, info: MapInfo, legend: list[str],
+               grid_deg: float | None = None) -> None:
     site_kind = kinds.kinds.get("site")
-    allowed = set(site_kind.public if public and site_kind else ("id", "name", "category"))
+    allowed = set(public_fields(site_kind) if public and site_kind
+                  else ("id", "name", "category"))
     if not public and site_kind:
         allowed |= set(site_kind.fields)
     fields = [f for f in ("id", "name", "category") if f in allowed and f in sites.columns]
@@ -1010,6 +1373,8 @@ def _add_sites(m, sites: gpd.GeoDataFrame, kinds: KindRegistry, public: bool,
     props = []
     for row in sites.to_dict("records"):
         p = {f: _clean(row.get(f)) for f in fields}
+        if p.get("category") is not None:
+            p["category"] = row.get("category_zh") or category_name(p["category"])
         if has_verdict:
             v = row.get("verdict")
             p["verdict"] = VERDICTS.get(str(v), (str(v), ""))[0] if v is not None else None
@@ -1019,7 +1384,8 @@ def _add_sites(m, sites: gpd.GeoDataFrame, kinds: KindRegistry, public: bool,
                 p["hits"] = [_hit_text(h, public, kinds) for h in hits]
         props.append({k: v for k, v in p.items() if v is not None})
     geoms, method, dec = display_geometry(sites.geometry.values, 0.5,
-                                          generalise_m=generalise_m, metric=metric)
+                                          generalise_m=generalise_m, grid_deg=grid_deg,
+                                          metric=metric)
     i = len(info.layers)
     style = {"color": "#222222", "weight": 2.5, "fillColor": "#000000", "fillOpacity": 0.75,
              "className": f"ecogis-layer-{i}"}

@@ -19,10 +19,13 @@ the north-south spacing is the meridian arc between row centres (pyproj.Geod on 
 ``N`` is the prime-vertical radius of curvature; on a projected DEM the pixel size comes from the
 transform.
 
-Rasters imported into a workspace ``W.gpkg`` are stored beside it as Cloud-optimised GeoTIFFs
-``W.gpkg.rasters/<name>.tif`` (written to a temporary file, then renamed: atomic) and registered
-in the workspace metadata (key ``rasters``, one record per raster, written atomically by the
-workspace).
+Rasters imported into a workspace ``W.gpkg`` are stored INSIDE it as GeoPackage 2D gridded
+coverages (table ``<name>``: DEM float32 in TIFF tiles, land cover UInt16 in PNG tiles; see
+:func:`ecogis.gpkg.write_raster`), read back by GDAL/rasterio as ``GPKG:W.gpkg:<name>`` and
+listed by QGIS, and registered in the workspace metadata (key ``rasters``, one record per
+raster, ``path`` = ``gpkg:<name>``), all in one atomic workspace write. Older workspaces kept
+them beside the file in ``W.gpkg.rasters/<name>.tif``; those are moved in on the next write
+(or ``ecogis migrate``) and the folder removed.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from affine import Affine
 from pyproj import CRS, Proj, Transformer
 from rasterio.io import MemoryFile
 
+from ecogis import gpkg
 from ecogis.crs import CGCS2000, CGCS2000_ELLIPSOID, check_crs, crs_label, gk_zone_of, to_crs
 from ecogis.data import check_keys, data_path, read_toml_cached
 from ecogis.errors import CRSError, DataFileError, InputError
@@ -648,7 +652,7 @@ def _workspace(ws, *, create: bool = False):
 
 
 def rasters_dir(ws) -> Path:
-    """Return the folder that holds the rasters of workspace ``ws``: ``<workspace>.rasters``."""
+    """Return the side folder older workspaces kept rasters in: ``<workspace>.rasters``."""
     p = Path(getattr(ws, "path", ws))
     return p.with_name(p.name + ".rasters")
 
@@ -657,8 +661,13 @@ def _info_from_meta(ws, d: dict) -> RasterInfo:
     d = dict(d)
     for k in ("res", "bounds", "lonlat_bounds"):
         d[k] = tuple(d[k])
-    p = Path(d["path"])
-    d["path"] = str(p if p.is_absolute() else rasters_dir(ws) / p)
+    if str(d["path"]).startswith(_IN_GPKG):
+        d["path"] = gpkg.raster_uri(getattr(ws, "path", ws), str(d["path"])[len(_IN_GPKG):])
+    elif str(d["path"]).startswith("GPKG:"):  # in another GeoPackage (a PostGIS workspace's)
+        pass
+    else:
+        p = Path(d["path"])
+        d["path"] = str(p if p.is_absolute() else rasters_dir(ws) / p)
     known = set(RasterInfo.__dataclass_fields__)
     return RasterInfo(**{k: v for k, v in d.items() if k in known})
 
@@ -667,7 +676,8 @@ def list_rasters(ws) -> list[RasterInfo]:
     """Return the rasters registered in workspace ``ws`` (a Workspace or its path).
 
     The registry is the workspace metadata key ``rasters``: a list of :class:`RasterInfo`
-    records whose ``path`` is relative to ``<workspace>.rasters/``.
+    records whose ``path`` is ``gpkg:<table>`` (returned as the GDAL name
+    ``GPKG:<workspace>:<table>``), or, in older workspaces, a file of ``<workspace>.rasters/``.
     """
     w = _workspace(ws)
     rows = w.meta.get("rasters") or []
@@ -690,9 +700,54 @@ def _register(ws, info: RasterInfo) -> None:
     rows = []
     for r in infos:
         d = asdict(r)
-        d["path"] = Path(r.path).name if Path(r.path).parent == base else r.path
+        if str(r.path).startswith("GPKG:"):
+            d["path"] = _IN_GPKG + r.name
+        else:
+            d["path"] = Path(r.path).name if Path(r.path).parent == base else r.path
         rows.append(d)
     w.set_meta(rasters=rows)
+
+
+#: registry ``path`` prefix of a raster stored inside the workspace GeoPackage
+_IN_GPKG = "gpkg:"
+
+
+def _title(kind: str, name: str) -> str:
+    zh = gpkg.RASTER_TITLES.get(kind, kind)
+    return zh if name == kind else f"{zh}（{name}）"
+
+
+def move_side_rasters(ws, side: Path) -> tuple[list[str], list[str]]:
+    """Move the rasters an older workspace kept in ``side`` (``<ws>.rasters/``) into its
+    GeoPackage; return (moved, left) raster names. Runs inside a workspace transaction."""
+    moved, left = [], []
+    infos = list_rasters(ws)
+    for info in infos:
+        if str(info.path).startswith("GPKG:"):
+            continue
+        p = Path(info.path)
+        if not p.is_file():
+            left.append(info.name)
+            continue
+        g = read_grid(p)
+        ws.write_raster(info.name, g.data, g.transform, g.crs, g.nodata, kind=info.kind,
+                        title=_title(info.kind, info.name))
+        info.path = gpkg.raster_uri(ws.path, info.name)
+        moved.append(info.name)
+    if moved:
+        _register_all(ws, infos)
+    registered = {Path(r.path).name for r in infos if not str(r.path).startswith("GPKG:")}
+    left += [f.name for f in side.iterdir() if f.name in registered and f.name not in left]
+    return moved, left
+
+
+def _register_all(ws, infos: list[RasterInfo]) -> None:
+    rows = []
+    for r in infos:
+        d = asdict(r)
+        d["path"] = (_IN_GPKG + r.name) if str(r.path).startswith("GPKG:") else r.path
+        rows.append(d)
+    ws.set_meta(rasters=rows)
 
 
 def _sha256(path: Path) -> str:
@@ -773,8 +828,9 @@ def import_raster(ws, kind: str, path: str | os.PathLike, name: str | None = Non
     """Import a GeoTIFF land-cover or DEM raster into workspace ``ws``; return its record.
 
     The first band is checked (land-cover values against layers/landcover.toml, DEM elevations
-    plausible in metres, CRS present and consistent with China) and stored as a Cloud-optimised
-    GeoTIFF ``<workspace>.rasters/<name>.tif`` (atomic), registered in the workspace metadata.
+    plausible in metres, CRS present and consistent with China) and stored inside the
+    workspace as the 2D gridded coverage table ``<name>`` (atomic), registered in the
+    workspace metadata.
     ``ws`` is a Workspace or the path of one (created when missing).
     ``crs`` overrides or supplies the raster's CRS.
     """
@@ -816,19 +872,20 @@ def import_raster(ws, kind: str, path: str | os.PathLike, name: str | None = Non
     grid = Grid(data, transform, rcrs, nodata)
     values = _check_values(kind, grid, str(path))
     name = _safe_name(name or src_path.stem)
-    dst = rasters_dir(ws) / f"{name}.tif"
-    write_cog(dst, grid)
     tr = Transformer.from_crs(rcrs, CGCS2000, always_xy=True)
     llb = tuple(float(v) for v in tr.transform_bounds(*bounds))
     info = RasterInfo(
-        name=name, kind=kind, path=str(dst), crs=crs_label(rcrs), width=w, height=h,
+        name=name, kind=kind, path=gpkg.raster_uri(ws.path, name), crs=crs_label(rcrs),
+        width=w, height=h,
         res=(float(transform.a), float(-transform.e)), bounds=tuple(float(v) for v in bounds),
         lonlat_bounds=llb, dtype=data.dtype.name,
         nodata=None if nodata is None else _plain_number(nodata), source=src_path.name,
         sha256=_sha256(src_path), imported_at=getattr(ws, "fixed_time", None) or
         _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"), synthetic=synthetic,
         values=values)
-    _register(ws, info)
+    with ws.transaction():  # the raster table and its registry row: one atomic write
+        ws.write_raster(name, data, transform, rcrs, nodata, kind=kind, title=_title(kind, name))
+        _register(ws, info)
     return info
 
 

@@ -165,7 +165,12 @@ def engine_for(workspace, rulebook=None, *, region: str | None = None,
     names = [i.name for i in infos]
     from ecogis import __version__
 
-    fkey = _file_key(ws.path)
+    if hasattr(ws, "version"):  # a database workspace: its layer generations, no cache file
+        fkey = ("db", str(ws.path), 0, 0,
+                hashlib.sha256(repr(ws.version()).encode()).hexdigest())
+        disk = False
+    else:
+        fkey = _file_key(ws.path)
     key = (fkey, tuple((i.name, i.kind) for i in infos), __version__, FORMAT)
     with _LOCK:
         hit = _MEMO.get(key)

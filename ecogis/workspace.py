@@ -26,9 +26,10 @@ from pathlib import Path
 
 from ecogis import gpkg
 from ecogis.crs import crs_label
-from ecogis.errors import InputError, WorkspaceError
+from ecogis.errors import InputError
 from ecogis.kinds import Kind, load_kinds
 from ecogis.lazymod import LazyModule
+from ecogis.storage import is_postgres_uri, split_layer
 
 # imported on first use: listing a workspace needs none of them
 gpd = LazyModule("geopandas")
@@ -144,7 +145,11 @@ def check_output_gpkg(path: str | os.PathLike, layers: list[str] | tuple[str, ..
 
 
 def is_workspace(path: str | os.PathLike) -> bool:
-    """Return True when ``path`` is a GeoPackage with ecogis's metadata table."""
+    """Return True when ``path`` is a GeoPackage with ecogis's metadata table (or such a database)."""
+    if is_postgres_uri(path):
+        from ecogis.storage.postgis import is_workspace as pg_is_workspace
+
+        return pg_is_workspace(split_layer(path)[0])
     p = Path(path)
     if not p.is_file() or p.suffix.lower() != ".gpkg":
         return False
@@ -170,12 +175,21 @@ class Workspace:
         self.fixed_time = fixed_time
         self._active: Path | None = None  # the copy being written inside a transaction
         self._cache: dict[tuple[str, float], gpd.GeoDataFrame] = {}
+        self.moved_rasters: list[str] = []  # rasters moved in from an old side folder
 
     # ------------------------------------------------------------------ opening
     @classmethod
     def open(cls, path: str | os.PathLike, *, create: bool = False,
              fixed_time: str | None = None) -> Workspace:
-        """Open the workspace at ``path``; with ``create=True`` make it when missing."""
+        """Open the workspace at ``path``; with ``create=True`` make it when missing.
+
+        A ``postgresql://`` URI (or ``PG:`` conninfo) opens a PostGIS workspace
+        (:class:`ecogis.storage.postgis.PostGISWorkspace`, same methods).
+        """
+        if is_postgres_uri(path):
+            from ecogis.storage.postgis import PostGISWorkspace
+
+            return PostGISWorkspace.open(path, create=create, fixed_time=fixed_time)
         p = Path(path)
         if p.is_dir():
             raise InputError("is a directory, not a workspace", file=str(p),
@@ -225,8 +239,13 @@ class Workspace:
             else:
                 tmp.unlink()
             self._active = tmp
+            if tmp.exists() and gpkg.user_version(tmp) != gpkg.USER_VERSION:
+                gpkg.migrate_version(tmp, reason="GDAL < 3.7, e.g. QGIS 3.22 on Debian, warns "
+                                     "on 1.4")
             self._ensure_tables(tmp)
             yield self
+            side = self._move_side_rasters()
+            gpkg.describe(tmp, fixed_time=self.fixed_time, layers_table=LAYERS_TABLE)
             if self.fixed_time:
                 with closing(sqlite3.connect(tmp)) as con, con:
                     con.execute("UPDATE gpkg_contents SET last_change=?",
@@ -235,6 +254,8 @@ class Workspace:
                 os.fsync(fh.fileno())
             os.replace(tmp, self.path)
             _fsync_dir(self.path.parent.resolve())
+            if side is not None:  # every raster of the side folder is inside the file now
+                shutil.rmtree(side, ignore_errors=True)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
@@ -251,7 +272,8 @@ class Workspace:
                 have = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
         if LAYERS_TABLE not in have:
             seed = pd.DataFrame({c: [""] for c in _LAYER_COLUMNS})
-            pyogrio.write_dataframe(seed, path, layer=LAYERS_TABLE, driver="GPKG")
+            new = {} if path.exists() else {"dataset_options": gpkg.CREATION_OPTIONS}
+            pyogrio.write_dataframe(seed, path, layer=LAYERS_TABLE, driver="GPKG", **new)
         if META_TABLE not in have:
             pyogrio.write_dataframe(pd.DataFrame({"key": [""], "value": [""]}), path,
                                     layer=META_TABLE, driver="GPKG")
@@ -261,6 +283,38 @@ class Workspace:
                     con.execute(f"DELETE FROM {LAYERS_TABLE}")
                 if META_TABLE not in have:
                     con.execute(f"DELETE FROM {META_TABLE}")
+
+    # ------------------------------------------------------------------ rasters
+    def write_raster(self, name: str, data: np.ndarray, transform, crs, nodata, *,
+                     kind: str, title: str | None = None) -> None:
+        """Store a raster band in the workspace GeoPackage as table ``name`` (atomic).
+
+        See :func:`ecogis.gpkg.write_raster` (2D gridded coverage: DEM float32, land cover
+        UInt16). Replaces a raster of the same name; refuses the name of a vector layer.
+        """
+        if name in self.names() or name in _RESERVED or name == gpkg.STYLES_TABLE \
+                or name.startswith(("gpkg_", "rtree_")):
+            raise InputError(f"raster name {name!r} is taken by a layer or table",
+                             file=str(self.path), fix="import the raster with another --name")
+        with self.transaction():
+            gpkg.write_raster(self._target, name, data, transform, crs, nodata, kind=kind,
+                              title=title)
+
+    def _move_side_rasters(self) -> Path | None:
+        """Move rasters of an older workspace's side folder into the file (inside a
+        transaction); return the folder to remove once committed, or None."""
+        side = gpkg.side_rasters_dir(self.path)
+        if not side.is_dir():
+            return None
+        from ecogis.raster import move_side_rasters
+
+        moved, left = move_side_rasters(self, side)
+        self.moved_rasters = moved
+        if moved:
+            import warnings
+            warnings.warn(f"{self.path.name}: rasters {', '.join(moved)} moved from "
+                          f"{side.name}/ into the GeoPackage", stacklevel=3)
+        return side if not left else None
 
     def _sql(self, path: Path | None = None) -> sqlite3.Connection:
         return sqlite3.connect(path or self._target)
@@ -441,56 +495,27 @@ class Workspace:
         kinds.toml) is recorded in the layer's metadata (``extra["field_map"]``). Role columns
         that :meth:`read` added are not stored twice.
         """
-        from ecogis.fields import resolve_field_map, strip_roles
-
         k = load_kinds()[kind]
-        gdf = strip_roles(gdf)
-        if field_map is None:
-            field_map = resolve_field_map(
-                [c for c in gdf.columns if c != gdf.geometry.name], k, layer=name)
-        else:
-            added = [r for r, src in field_map.items() if r != src and r in gdf.columns]
-            gdf = gdf.drop(columns=added) if added else gdf
-        extra = {**(extra or {}), "field_map": dict(field_map)}
-        if name in _RESERVED or not name or name.startswith("gpkg_") or name.startswith("rtree_"):
-            raise InputError(f"layer name {name!r} is reserved", fix="choose another --name")
-        if gdf.crs is None:
-            raise InputError("layer has no CRS", layer=name, fix="set a CRS before writing")
-        out = gdf.copy()
-        if "src_fid" not in out.columns:
-            out["src_fid"] = np.asarray(out.index)
-        out = out.reset_index(drop=True)
-        geom_type = None
-        types = set(shapely.get_type_id(out.geometry.values).tolist())
-        if types <= {3, 6}:
-            out = out.set_geometry(_promote(out.geometry, shapely.multipolygons))
-            geom_type = "MultiPolygon"
-        elif types <= {1, 5}:
-            out = out.set_geometry(_promote(out.geometry, shapely.multilinestrings))
-            geom_type = "MultiLineString"
-        elif types <= {0, 4}:
-            geom_type = "Point" if types == {0} else "MultiPoint"
-            if types == {0, 4}:
-                out = out.set_geometry(_promote(out.geometry, shapely.multipoints))
-                geom_type = "MultiPoint"
-        for col in out.columns:
-            if col != out.geometry.name and out[col].dtype == object:
-                out[col] = out[col].map(lambda v: v if v is None or isinstance(v, (str, int, float, bool))
-                                        else json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list))
-                                        else str(v))
+        gdf, extra = with_field_map(name, gdf, k, field_map, extra)
+        out, geom_type, parts, split = prepare_layer(name, gdf, k)
+        if split:  # one geometry type per layer: collections split, reported in repairs
+            repairs = {**(repairs or {}), "geometry_types": {
+                **split, "layers": {d: f"{name}_{d}" for d in parts}}}
         with self.transaction():
+            for d, part in parts.items():
+                self.write(f"{name}_{d}", part, kind, source=source, source_layer=source_layer,
+                           sha256=sha256, crs_source=crs_source, encoding=encoding,
+                           encoding_source=encoding_source, synthetic=synthetic,
+                           extra={**(extra or {}), "split_from": name})
             replaced = name in self.names()
             kw = {"geometry_type": geom_type} if geom_type else {}
             pyogrio.write_dataframe(out, self._target, layer=name, driver="GPKG",
                                     layer_options={"SPATIAL_INDEX": "YES"}, **kw)
-            row = {
-                "name": name, "kind": k.id, "source": source or "", "source_layer": source_layer or "",
-                "sha256": sha256 or "", "crs": crs_label(gdf.crs), "crs_source": crs_source or "",
-                "encoding": encoding or "", "encoding_source": encoding_source or "",
-                "repairs": json.dumps(repairs or {}, ensure_ascii=False, default=str),
-                "imported_at": self.fixed_time or _now(), "synthetic": "1" if synthetic else "0",
-                "extra": json.dumps(extra or {}, ensure_ascii=False, default=str),
-            }
+            row = layer_row(
+                name, k.id, gdf.crs, source=source, source_layer=source_layer, sha256=sha256,
+                crs_source=crs_source, encoding=encoding, encoding_source=encoding_source,
+                repairs=repairs, imported_at=self.fixed_time or _now(), synthetic=synthetic,
+                extra=extra)
             with closing(self._sql()) as con, con:
                 con.execute(f"DELETE FROM {LAYERS_TABLE} WHERE name=?", (name,))
                 cols = ", ".join(_LAYER_COLUMNS)
@@ -533,6 +558,81 @@ class Workspace:
                             read=rep)
 
 
+def with_field_map(name: str, gdf: gpd.GeoDataFrame, kind: Kind,
+                   field_map: dict[str, str] | None, extra: dict | None,
+                   ) -> tuple[gpd.GeoDataFrame, dict]:
+    """Return ``gdf`` without the role columns :meth:`Workspace.read` added, and ``extra``
+    with the layer's ``field_map`` (``{role: source field}``; default resolved from kinds.toml).
+    """
+    from ecogis.fields import resolve_field_map, strip_roles
+
+    gdf = strip_roles(gdf)
+    if field_map is None:
+        field_map = resolve_field_map(
+            [c for c in gdf.columns if c != gdf.geometry.name], kind, layer=name)
+    else:
+        added = [r for r, src in field_map.items() if r != src and r in gdf.columns]
+        gdf = gdf.drop(columns=added) if added else gdf
+    return gdf, {**(extra or {}), "field_map": dict(field_map)}
+
+
+def prepare_layer(name: str, gdf: gpd.GeoDataFrame, kind: Kind,
+                  ) -> tuple[gpd.GeoDataFrame, str | None, dict, dict]:
+    """Return ``gdf`` ready to store as layer ``name``: ``(frame, geometry type or None,
+    {dimension: frame of the extra layer}, split report)``.
+
+    Shared by every storage backend: the name is checked, the source feature ids are kept in
+    ``src_fid``, each layer holds one geometry type (:func:`ecogis.gpkg.split_geometry_types`;
+    the other dimensions are returned to be written as ``NAME_lines`` ...), polygon kinds
+    become MultiPolygon and line kinds MultiLineString, and dict/list attributes JSON text.
+    """
+    if (name in _RESERVED or name == gpkg.STYLES_TABLE or not name or name.startswith("gpkg_")
+            or name.startswith("rtree_")):
+        raise InputError(f"layer name {name!r} is reserved", fix="choose another --name")
+    if gdf.crs is None:
+        raise InputError("layer has no CRS", layer=name, fix="set a CRS before writing")
+    out = gdf.copy()
+    if "src_fid" not in out.columns:
+        out["src_fid"] = np.asarray(out.index)
+    out = out.reset_index(drop=True)
+    out, parts, split = gpkg.split_geometry_types(out, kind)
+    geom_type = None
+    types = set(shapely.get_type_id(out.geometry.values).tolist())
+    if types <= {3, 6}:
+        out = out.set_geometry(_promote(out.geometry, shapely.multipolygons))
+        geom_type = "MultiPolygon"
+    elif types <= {1, 5}:
+        out = out.set_geometry(_promote(out.geometry, shapely.multilinestrings))
+        geom_type = "MultiLineString"
+    elif types <= {0, 4}:
+        geom_type = "Point" if types == {0} else "MultiPoint"
+        if types == {0, 4}:
+            out = out.set_geometry(_promote(out.geometry, shapely.multipoints))
+            geom_type = "MultiPoint"
+    for col in out.columns:
+        if col != out.geometry.name and out[col].dtype == object:
+            out[col] = out[col].map(lambda v: v if v is None or isinstance(v, (str, int, float, bool))
+                                    else json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list))
+                                    else str(v))
+    return out, geom_type, parts, split
+
+
+def layer_row(name: str, kind: str, crs, *, source: str | None = None,
+              source_layer: str | None = None, sha256: str | None = None,
+              crs_source: str | None = None, encoding: str | None = None,
+              encoding_source: str | None = None, repairs: dict | None = None,
+              imported_at: str, synthetic: bool = False, extra: dict | None = None) -> dict:
+    """Return the ``ecogis_layers`` row (text values) of a layer being written."""
+    return {
+        "name": name, "kind": kind, "source": source or "", "source_layer": source_layer or "",
+        "sha256": sha256 or "", "crs": crs_label(crs), "crs_source": crs_source or "",
+        "encoding": encoding or "", "encoding_source": encoding_source or "",
+        "repairs": json.dumps(repairs or {}, ensure_ascii=False, default=str),
+        "imported_at": imported_at, "synthetic": "1" if synthetic else "0",
+        "extra": json.dumps(extra or {}, ensure_ascii=False, default=str),
+    }
+
+
 def _promote(geoms: gpd.GeoSeries, multi) -> gpd.GeoSeries:
     arr = np.asarray(geoms.values, dtype=object)
     single = np.isin(shapely.get_type_id(arr), (0, 1, 3))
@@ -543,13 +643,8 @@ def _promote(geoms: gpd.GeoSeries, multi) -> gpd.GeoSeries:
 
 
 def open_workspace(uri: str | os.PathLike, *, create: bool = False) -> Workspace:
-    """Open a workspace by URI: a ``.gpkg`` path today; ``postgresql://`` is planned."""
-    s = os.fspath(uri)
-    if s.startswith(("postgresql://", "postgres://", "PG:")):
-        raise WorkspaceError(
-            f"{s}: PostGIS workspaces are planned but not available in this version; "
-            "use a .gpkg workspace")
-    return Workspace.open(s, create=create)
+    """Open a workspace by URI: a ``.gpkg`` path, or a ``postgresql://`` URI (PostGIS)."""
+    return Workspace.open(os.fspath(uri), create=create)
 
 
 @dataclass
@@ -580,8 +675,11 @@ def load_target(
     """
     from ecogis.io import parse_source, read_vector
 
-    path, layer = parse_source(target)
-    if is_workspace(path):
+    if is_postgres_uri(target):  # URI#layer picks one layer
+        path, layer = split_layer(target)
+    else:
+        path, layer = parse_source(target)
+    if is_postgres_uri(path) or is_workspace(path):
         ws = Workspace.open(path)
         wanted = list(names or ([layer] if layer else ws.names()))
         out = []

@@ -510,7 +510,7 @@ def test_cli_import_rasters_then_forest_cover(workspace, run_cli, tmp_path, anju
     for kind in ("dem", "landcover"):
         code, out, err = run_cli("import", ws.path, kind, paths[kind])
         assert code == 0, err
-        assert f"{ws.path.name}.rasters" in out
+        assert f"GPKG:{ws.path.resolve()}:" in out  # stored inside the workspace
     code, out, err = run_cli("indicators", ws.path, "--plan", plan, "--format", "json",
                              "--id", "forest_cover", "--id", "forest_grass_cover")
     assert code == 0, err

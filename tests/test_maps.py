@@ -30,6 +30,7 @@ from ecogis.maps import (
     decimals_for,
     display_geometry,
     make_map,
+    public_fields,
     read_diff,
     read_sites,
     render_html,
@@ -213,12 +214,13 @@ def test_map_layers_styles_areas_and_legend(full_map, full_html, layers):
     _, pspec = by_label["自然保护地 (parks)"]
     assert pspec["by"] == "zone" and set(pspec["colors"]) == {"核心保护区", "一般控制区"}
     # legend in Chinese with every layer, verdicts and diff; synthetic note and scale bar
-    legend = re.search(r'<div class="ecogis-legend">(.*?)</div></div>', html, re.S).group(1)
+    legend = re.search(r'<details class="ecogis-legend" open>(.*?)</details>', html,
+                       re.S).group(1)
     for label in ["图例", "生态保护红线 (redline)", "永久基本农田 (farmland)", "自然保护地 (parks)",
                   "行政区界 (region)", "乡镇界 (towns)", "禁止", "有条件允许", "提示", "允许",
                   "减少 (lost)", "增加 (gained)", "示意数据 (synthetic)"]:
         assert label in legend
-    assert "L.control.scale()" in html
+    assert "L.control.scale({metric: true, imperial: false" in html  # metric only
     assert "<title>安居区 三区三线示意图</title>" in html
 
 
@@ -312,8 +314,10 @@ def _all_fields_layer(kind, n=3):
 def test_public_map_drops_non_public_attributes(kind_id):
     kind = load_kinds()[kind_id]
     gdf = _all_fields_layer(kind)
-    private = [f for f in kind.fields if f not in kind.public]
-    public = [f for f in kind.fields if f in kind.public]
+    public = public_fields(kind)  # kind, zone and name, where the kind lists them public
+    assert set(public) <= set(kind.public) and set(public) <= {"name", "zone", "level",
+                                                               "category"}
+    private = [f for f in kind.fields if f not in public]
     html_pub = render_html(make_map([("secret_layer_name", kind_id, gdf)], title="t",
                                     public=True))
     html_int = render_html(make_map([("secret_layer_name", kind_id, gdf)], title="t"))
@@ -329,13 +333,14 @@ def test_public_map_drops_private_site_and_diff_details(layers, check_json, diff
     items = [("farmland", "farmland", layers["farmland"]), ("redline", "redline",
                                                             layers["redline"])]
     kw = {"title": "t", "sites": read_sites(check_json), "diff": read_diff(diff_gpkg)}
-    pub = render_html(make_map(items, public=True, generalise_m=20.0, **kw))
+    pub = render_html(make_map(items, public=True, generalise_m=20.0, include_nonpublic=True,
+                               **kw))
     internal = render_html(make_map(items, **kw))
     for secret in ("PRIVATE-HIT-NOTE", "owner_note", "DIFF-SECRET", "SECRET-00", "承包户",
                    '"grade"', '"land_code"', "[parks]"):
         assert secret in internal
         assert secret not in pub
-    assert "坐标已概化至 20 m 网格" in pub
+    assert "概化至 20 m 网格" in pub
     assert "示意自然公园" in pub  # a public attribute of the hit's kind survives
 
 
@@ -418,8 +423,10 @@ def _workspace(path: Path, layers, *, synthetic: bool) -> Path:
 def test_cli_map(tmp_path, layers, check_json, run_cli):
     ws = _workspace(tmp_path / "ws.gpkg", layers, synthetic=True)
     out = tmp_path / "maps" / "anju.html"
+    rc, _, err = run_cli("map", ws, "-o", out, "--sites", check_json, "--public")
+    assert rc == 2 and "non-public" in err and "--include-nonpublic" in err  # sites: review
     rc, stdout, _ = run_cli("map", ws, "-o", out, "--sites", check_json, "--public",
-                            "--format", "json")
+                            "--include-nonpublic", "--format", "json")
     assert rc == 0
     doc = json.loads(stdout)
     assert doc["public"] is True and doc["synthetic"] is True

@@ -100,8 +100,8 @@ def stored_gk(ws_path):
     """The stored layers read with plain pyogrio and reprojected to EPSG:4544 with pyproj, so
     the reference starts from exactly the coordinates ecogis reads."""
     out = {}
-    for name in pyogrio.list_layers(ws_path)[:, 0]:
-        if name.startswith("ecogis_"):
+    for name, gtype in pyogrio.list_layers(ws_path):
+        if gtype is None:  # ecogis_layers, ecogis_meta, layer_styles: attribute tables
             continue
         df = pyogrio.read_dataframe(ws_path, layer=name)
         gdf = gpd.GeoDataFrame(df.drop(columns="geometry"), crs=GK, geometry=to_crs(

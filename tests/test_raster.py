@@ -9,7 +9,10 @@ from pyproj.Geod on densified rings, coverage from shapely intersections of ever
 from __future__ import annotations
 
 import hashlib
+import json
 import math
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import geopandas as gpd
@@ -20,6 +23,7 @@ import shapely
 from affine import Affine
 from pyproj import CRS, Geod, Transformer
 
+from ecogis import gpkg
 from ecogis import raster as R
 from ecogis.errors import CRSError, InputError
 from ecogis.workspace import Workspace
@@ -284,26 +288,31 @@ def write_tif(path, data, transform, crs, nodata=None):
         ds.write(data, 1)
 
 
-def test_import_raster_stores_cog_beside_workspace(tmp_path):
+def test_import_raster_stores_coverage_inside_workspace(tmp_path):
     ws = tmp_path / "anju.gpkg"
     src = tmp_path / "lc.tif"
     data = np.tile(np.array([1, 2, 3, 4, 5, 6, 0], dtype=np.uint8), (300, 50))[:, :300]
     t = Affine(1 / 1200, 0, 105.1, 0, -1 / 1200, 30.5)
     write_tif(src, data, t, "EPSG:4490", nodata=0)
     info = R.import_raster(ws, "landcover", src, name="lc2022")
-    assert Workspace.open(ws).meta["rasters"][0]["path"] == "lc2022.tif"
-    stored = tmp_path / "anju.gpkg.rasters" / "lc2022.tif"
-    assert Path(info.path) == stored and stored.is_file()
-    with rasterio.open(stored) as ds:
-        assert ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
-        assert ds.profile["compress"].lower() == "deflate"
-        np.testing.assert_array_equal(ds.read(1), data)
+    assert Workspace.open(ws).meta["rasters"][0]["path"] == "gpkg:lc2022"
+    assert info.path == f"GPKG:{ws.resolve()}:lc2022"
+    assert not (tmp_path / "anju.gpkg.rasters").exists()  # nothing beside the file
+    with closing(sqlite3.connect(ws)) as con:
+        assert con.execute("SELECT data_type, identifier FROM gpkg_contents WHERE "
+                           "table_name='lc2022'").fetchone() == ("2d-gridded-coverage",
+                                                                 "土地覆盖（lc2022）")
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 10200
+    with rasterio.open(info.path) as ds:
+        np.testing.assert_array_equal(ds.read(1), data)  # lossless (UInt16 PNG tiles)
         assert ds.crs.to_epsg() == 4490 and ds.nodata == 0
+        assert ds.shape == data.shape
+        assert np.allclose(tuple(ds.transform)[:6], tuple(t)[:6], rtol=0, atol=1e-12)
     assert info.values == [1, 2, 3, 4, 5, 6] and info.crs == "EPSG:4490"
     assert info.sha256 == hashlib.sha256(src.read_bytes()).hexdigest()
     listed = R.list_rasters(ws)
-    assert [r.name for r in listed] == ["lc2022"] and listed[0].path == str(stored)
-    # re-import under the same name replaces, a DEM adds
+    assert [r.name for r in listed] == ["lc2022"] and listed[0].path == info.path
+    # re-import under the same name replaces, a DEM adds (float32 coverage, TIFF tiles)
     dem = (300 + np.arange(300 * 300, dtype=np.float32).reshape(300, 300) / 1000)
     write_tif(tmp_path / "dem.tif", dem, t, "EPSG:4490")
     R.import_raster(ws, "dem", tmp_path / "dem.tif")
@@ -311,7 +320,47 @@ def test_import_raster_stores_cog_beside_workspace(tmp_path):
     assert sorted((r.name, r.kind) for r in R.list_rasters(ws)) == [
         ("dem", "dem"), ("lc2022", "landcover")]
     assert R.raster_of_kind(ws, "dem").name == "dem"
-    assert not list((tmp_path / "anju.gpkg.rasters").glob(".tmp-*"))
+    g = R.read_grid(R.raster_of_kind(ws, "dem").path)
+    np.testing.assert_array_equal(g.data, dem)
+    with closing(sqlite3.connect(ws)) as con:
+        assert con.execute("SELECT count(*) FROM gpkg_contents WHERE "
+                           "table_name='lc2022'").fetchone()[0] == 1
+
+
+def test_side_folder_rasters_move_into_the_workspace(tmp_path, run_cli):
+    """An older workspace kept rasters in ``WS.gpkg.rasters/``: ``ecogis migrate`` (or any
+    write) moves them into the GeoPackage and removes the folder."""
+    ws_path = tmp_path / "old.gpkg"
+    Workspace.open(ws_path, create=True)
+    side = tmp_path / "old.gpkg.rasters"
+    side.mkdir()
+    data = np.tile(np.array([1, 2, 3, 0], dtype=np.uint8), (200, 50))
+    t = Affine(1 / 1200, 0, 105.1, 0, -1 / 1200, 30.5)
+    write_tif(side / "landcover.tif", data, t, "EPSG:4490", nodata=0)
+    dem = 300 + np.arange(200 * 200, dtype=np.float32).reshape(200, 200) / 100
+    write_tif(side / "dem.tif", dem, t, "EPSG:4490")
+    rows = []
+    for kind, arr in (("landcover", data), ("dem", dem)):
+        rows.append({"name": kind, "kind": kind, "path": f"{kind}.tif", "crs": "EPSG:4490",
+                     "width": 200, "height": 200, "res": [1 / 1200, 1 / 1200],
+                     "bounds": [105.1, 30.5 - 200 / 1200, 105.1 + 200 / 1200, 30.5],
+                     "lonlat_bounds": [105.1, 30.5 - 200 / 1200, 105.1 + 200 / 1200, 30.5],
+                     "dtype": arr.dtype.name, "nodata": 0 if kind == "landcover" else None,
+                     "source": f"{kind}.tif", "sha256": "", "imported_at": "", "values": []})
+    with closing(sqlite3.connect(ws_path)) as con, con:  # the old registry, written directly
+        con.execute("INSERT INTO ecogis_meta (key, value) VALUES ('rasters', ?)",
+                    (json.dumps(rows),))
+    assert Path(R.list_rasters(ws_path)[0].path) == side / "landcover.tif"
+    rc, out, err = run_cli("migrate", ws_path, "--format", "json")
+    assert rc == 0, err
+    doc = json.loads(out)
+    assert sorted(doc["rasters_moved"]) == ["dem", "landcover"]
+    assert not side.exists()
+    got = {r.name: r for r in R.list_rasters(ws_path)}
+    assert got["landcover"].path.startswith("GPKG:")
+    np.testing.assert_array_equal(R.read_grid(got["landcover"].path).data, data)
+    np.testing.assert_array_equal(R.read_grid(got["dem"].path).data, dem)
+    assert R.read_grid(got["landcover"].path).nodata == 0
 
 
 @pytest.mark.parametrize(("kind", "data", "crs", "err", "match"), [
@@ -344,7 +393,7 @@ def _check_refused(tmp_path, kind, data, crs, err, match, transform):
         R.import_raster(ws, kind, src)
     assert str(src) in str(info.value)
     assert R.list_rasters(ws) == []
-    assert not list(tmp_path.glob("ws.gpkg.rasters/*"))
+    assert gpkg.raster_tables(ws.path) == []
 
 
 # ---------------------------------------------------------------------------- demo rasters

@@ -70,7 +70,9 @@ def register(sub) -> None:
 def _load_one(target: str, role: str, *, kind: str | None, pick_kind: str | None, crs,
               encoding) -> tuple[Workspace | None, LoadedLayer]:
     """Load one layer: ``kind`` reads a data file, ``pick_kind`` picks a workspace's layer."""
-    path, layer = parse_source(target)
+    from ecogis.storage import is_postgres_uri, split_layer
+
+    path, layer = split_layer(target) if is_postgres_uri(target) else parse_source(target)
     names = None
     if layer is None and is_workspace(path):
         ws = Workspace.open(path)

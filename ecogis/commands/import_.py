@@ -39,6 +39,13 @@ def run(args) -> int:
     from ecogis.raster import RASTER_KINDS
 
     if args.kind in RASTER_KINDS:
+        from ecogis.storage import is_postgres_uri
+
+        if is_postgres_uri(args.workspace):
+            from ecogis.errors import InputError
+
+            raise InputError("rasters are not stored in PostGIS workspaces yet",
+                             file=args.file, fix="import the raster into a .gpkg workspace")
         return run_raster(args)
     from ecogis.fields import parse_field_options
 

@@ -1,8 +1,10 @@
 """``ecogis map WORKSPACE -o maps/NAME.html``: an interactive map that opens offline.
 
 Draws the workspace's layers (all, or ``--layers``) in their kinds' planning colours, with
-siting results (``--sites``) and a diff (``--diff``) on top; ``--public`` keeps only public
-attributes. Prints what was drawn: features and vertices per layer, display tolerance, size.
+siting results (``--sites``) and a diff (``--diff``) on top; ``--public`` keeps only kind,
+zone and name, generalises every geometry to a 0.0005° grid, prints the 示意图 / 审图号
+statement and refuses non-public kinds. Prints what was drawn: features and vertices per
+layer, display tolerance, size.
 """
 
 from __future__ import annotations
@@ -43,7 +45,14 @@ def register(subparsers) -> None:
                    help="sites geometry when the check JSON carries none (joined on id)")
     p.add_argument("--diff", metavar="DIFF.gpkg", help="diff GeoPackage with layers lost/gained")
     p.add_argument("--public", action="store_true",
-                   help="keep only attributes each kind marks public (layers/kinds.toml)")
+                   help="a map fit to publish: geometry generalised (>= 50 m, every vertex on "
+                        "a 0.0005° grid), only kind, zone and name kept, 示意图 statement; "
+                        "non-public kinds refused ([publication] of layers/kinds.toml)")
+    p.add_argument("--map-number", metavar="审图号",
+                   help="审图号 printed on a --public map (e.g. 'GS(2024)1234号')")
+    p.add_argument("--include-nonpublic", action="store_true",
+                   help="let a --public map carry layers of kinds marked non-public "
+                        "(e.g. sites under review) once they are cleared")
     p.add_argument("--generalise-m", "--generalize-m", dest="generalise_m", type=nonnegative_float,
                    metavar="M", help="snap displayed coordinates to an M-metre grid")
     p.add_argument("--basemap", choices=BASEMAPS, default="none",
@@ -78,13 +87,15 @@ def _truthy(value) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    ws_path = Path(args.workspace)
+    from ecogis.storage import is_postgres_uri, redact
+
+    ws_path = args.workspace if is_postgres_uri(args.workspace) else Path(args.workspace)
     layers, meta = _open_workspace(ws_path)
     if args.layers:
         known = {n for n, *_ in layers}
         missing = [n for n in args.layers if n not in known]
         if missing:
-            raise MapInputError(f"no layer {missing[0]!r} in the workspace", file=str(ws_path),
+            raise MapInputError(f"no layer {missing[0]!r} in the workspace", file=redact(str(ws_path)),
                                 fix=f"use one of: {', '.join(sorted(known)) or '(none)'}")
         order = {n: i for i, n in enumerate(args.layers)}
         layers = sorted((x for x in layers if x[0] in order), key=lambda x: order[x[0]])
@@ -97,13 +108,16 @@ def run(args: argparse.Namespace) -> int:
     sites = read_sites(args.sites, args.sites_file) if args.sites else None
     diff = read_diff(args.diff) if args.diff else None
     region = meta.get("region")
-    title = args.title or (f"{region} 国土空间控制线" if region else f"{ws_path.stem} 控制线图")
+    stem = Path(ws_path).stem if isinstance(ws_path, Path) else "PostGIS"
+    title = args.title or (f"{region} 国土空间控制线" if region else f"{stem} 控制线图")
     kw = {}
     if args.max_vertices:
         kw["max_vertices"] = args.max_vertices
     m = make_map(items, title=title, synthetic=synthetic, public=args.public,
                  basemap=args.basemap, tianditu_key=args.tianditu_key, sites=sites, diff=diff,
-                 generalise_m=args.generalise_m, source=ws_path.name, **kw)
+                 generalise_m=args.generalise_m,
+                 source=ws_path.name if isinstance(ws_path, Path) else "PostGIS",
+                 map_number=args.map_number, include_nonpublic=args.include_nonpublic, **kw)
     out = save_map(m, args.output)
     info = m.ecogis
     size = out.stat().st_size
@@ -112,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         emit(to_json({"output": str(out), "bytes": size, "vertices": info.vertices,
                       "public": info.public, "synthetic": info.synthetic,
                       "basemap": info.basemap, "renderer": info.renderer,
+                      "map_number": info.map_number, "grid_deg": info.grid_deg,
                       "layers": rows, "notes": info.notes}))
     elif args.format == "csv":
         emit(format_csv(rows, COLUMNS))
