@@ -42,7 +42,7 @@ from ecogis import __version__
 from ecogis.boundaries import load_boundary
 from ecogis.data import data_path, read_toml
 from ecogis.errors import DataFileError, EcogisError, InputError
-from ecogis.measure import geodesic_area, to_lonlat
+from ecogis.measure import geodesic_area, reproject, to_lonlat
 from ecogis.raster import rasters_dir
 from ecogis.units import to_m2
 from ecogis.workspace import Workspace, is_workspace
@@ -281,7 +281,7 @@ class _Builder:
         for k, t in self.spec["targets"].items():
             if t["unit"] == "%":
                 self.targets[k] = float(t["value"]) / 100.0 * territory
-        b = self.district.to_crs(GK).geometry.iloc[0]
+        b = reproject(self.district, GK).geometry.iloc[0]  # lon/lat edges densified
         self.B = b
         shapely.prepare(self.B)
         self.Bline = self.B.boundary
@@ -886,7 +886,7 @@ class _Builder:
     # ---------------------------------------------------------------- output
     def _gdf(self, rows: dict[str, list], geoms, crs=LONLAT) -> gpd.GeoDataFrame:
         g = gpd.GeoDataFrame(rows, geometry=list(geoms), crs=GK)
-        return g.to_crs(crs) if not CRS.from_user_input(crs).equals(GK) else g
+        return reproject(g, crs)  # GK-straight edges densified before the move
 
     def layers(self) -> list[DemoLayer]:
         src = f"synthetic: ecogis.demo seed={self.seed} (layers/demo/{self.reg['id']}.toml)"

@@ -81,6 +81,10 @@ class WorkspaceError(EcogisError, OSError):
     """The workspace cannot be opened or written."""
 
 
+class WorkspaceBusyError(InputError, TimeoutError):
+    """Another process held the workspace's write lock for longer than ``--wait``."""
+
+
 class EcogisWarning(UserWarning):
     """Root of ecogis warnings."""
 

@@ -1265,9 +1265,13 @@ def make_map(
         '<details class="ecogis-legend" open><summary>图例</summary>' + "".join(legend)
         + '<div class="ecogis-note">' + "<br>".join(notes) + "</div></details>"),
         name="ecogis_legend")
-    folium.LayerControl(collapsed=False, position="topright").add_to(m)
+    # the layer list folds into Leaflet's layers button (the legend names every layer): an
+    # expanded list would cover the legend's fold control
+    folium.LayerControl(collapsed=True, position="topright").add_to(m)
     _Controls().add_to(m)
-    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    # keep the data clear of the title (top) and of the legend and layer list (right)
+    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]], padding_top_left=(20, 60),
+                 padding_bottom_right=(340, 20))
     m.ecogis = info  # type: ignore[attr-defined]
     return m
 

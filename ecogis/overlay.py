@@ -55,6 +55,7 @@ from ecogis.measure import (
     geodesic_area,
     method_label,
     polygon_parts,
+    to_lonlat,
     to_metric,
     working_metric_crs,
 )
@@ -739,7 +740,7 @@ class OverlapAnalysis:
         geoms = np.asarray(geoms, dtype=object)
         if not len(geoms):
             return np.zeros(0)
-        if self.method == "projected":
+        if self.method != "ellipsoidal":
             return area(geoms, self.method, self.target)
         return geodesic_area_rings(geoms, self.target, workers=self.workers)
 
@@ -836,7 +837,9 @@ class OverlapAnalysis:
                     m2 = totals[a]
                     raw_m2 = None
                 else:
-                    m2 = areas[(a, b)]
+                    # an intersection is a subset of both sides: an excess is float noise of
+                    # the measure (~1e-12 relative), never a real area, so it is clipped
+                    m2 = min(areas[(a, b)], totals[a], totals[b])
                     raw_m2 = self.raw_pair_m2(a, b) if raw else None
                 for x, y in ((a, b), (b, a)):
                     rows[(x, y)] = PairRow(
@@ -919,13 +922,11 @@ class OverlapAnalysis:
         big = m2 >= MIN_LISTED_M2
         geoms, fa, fb, m2 = geoms[big], fa[big], fb[big], m2[big]
         if geometry:
-            lonlat = np.asarray(gpd.GeoSeries(geoms, crs=self.target).to_crs(CGCS2000).values,
-                                dtype=object)
+            lonlat = to_lonlat(geoms, self.target)  # densified: GK-straight edges stay so
             rep = shapely.point_on_surface(lonlat)
         else:  # only a point inside each polygon, moved to lon/lat
             lonlat = np.full(len(geoms), None, dtype=object)
-            rep = np.asarray(gpd.GeoSeries(shapely.point_on_surface(geoms), crs=self.target)
-                             .to_crs(CGCS2000).values, dtype=object)
+            rep = np.asarray(to_lonlat(shapely.point_on_surface(geoms), self.target), dtype=object)
         return gpd.GeoDataFrame({
             "rule": rule.id, "rule_name": rule.name_zh, "severity": rule.severity.id,
             "severity_zh": rule.severity.name_zh,
@@ -987,6 +988,8 @@ class OverlapAnalysis:
                 split = own[a] if a == b else self.split_by_zone(self.pair_pieces(a, b))
                 for zone, m2 in split.items():
                     ta, tb = own[a].get(zone, 0.0), own[b].get(zone, 0.0)
+                    if a != b:  # a subset of both sides: clip the float noise of the measure
+                        m2 = min(m2, ta, tb)
                     rows.append(ZonePairRow(zname, zone, a, b, from_m2(m2, u), m2,
                                             m2 / ta if ta else 0.0, m2 / tb if tb else 0.0, u,
                                             self.method))

@@ -288,13 +288,14 @@ def _measure_layer(fig: Figure, lyrs: list[LoadedLayer], method: str
 
 def _line_length(gdf: gpd.GeoDataFrame, method: str) -> float:
     """Length (m) of the union of a layer's lines (overlapping lines count once)."""
-    data = to_lonlat(gdf) if method == "ellipsoidal" else to_metric(gdf)
+    geodesic = method != "projected"  # tbmj is an area method: lengths stay geodesic
+    data = to_lonlat(gdf) if geodesic else to_metric(gdf)
     parts = shapely.get_parts(np.asarray(data.geometry.values, dtype=object))
     lines = parts[np.isin(shapely.get_type_id(parts), (1, 2))]
     if len(lines) == 0:
         return 0.0
     merged = shapely.line_merge(shapely.union_all(lines))
-    if method == "ellipsoidal":
+    if geodesic:
         return float(GEOD.geometry_length(merged))
     return float(shapely.length(merged))
 
@@ -419,7 +420,7 @@ def reconcile(plan: Plan | str | os.PathLike, layers: Sequence[LoadedLayer] = ()
                                                 "line": total.line},
         "extent": _extent_check(p, terr),
     }
-    label = method_label(method) if method == "ellipsoidal" else "projected (Gauss-Krüger " \
+    label = method_label(method) if method != "projected" else "projected (Gauss-Krüger " \
         "plane of each layer)"
     incons = [{"id": x.id, "type": x.type, "description": x.description,
                "figures": list(x.figures), "indicators": list(x.indicators),

@@ -46,7 +46,7 @@ from ecogis.crs import CGCS2000, CHINA_LONLAT, crs_label, gk_zone_of, metric_crs
 from ecogis.errors import EcogisWarning, GeometryError, InputError
 from ecogis.fields import unique_labels
 from ecogis.kinds import Kind
-from ecogis.measure import geodesic_area
+from ecogis.measure import geodesic_area, tbmj_area, to_metric
 from ecogis.rules import (
     CONSTRUCTION_ALIASES,
     SEVERITY,
@@ -64,7 +64,7 @@ MITRE_LIMIT = 5.0
 #: layer parts with more vertices than this are split (the ST_Subdivide lesson)
 MAX_PART_VERTICES = 256
 #: area methods
-METHODS = ("ellipsoidal", "projected")
+METHODS = ("ellipsoidal", "projected", "tbmj")
 #: kinds whose overlap is reported per site as occupied farmland
 FARMLAND_KIND = "farmland"
 #: kind of the river network the ``upstream`` test walks (line direction = flow direction)
@@ -115,6 +115,16 @@ def _areal_scale(crs: CRS, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.ones(0)
     lon, lat = transformer(crs, CGCS2000).transform(x, y)
     return np.asarray(Proj(crs).get_factors(lon, lat).areal_scale, dtype=float)
+
+
+def _area_by(method: str, geoms, crs: CRS, threads: int = 1) -> np.ndarray:
+    """Area (m²) of GK-plane geometries by ``method``: ellipsoidal, tbmj or projected."""
+    geoms = np.asarray(geoms, dtype=object)
+    if method == "ellipsoidal":
+        return ellipsoidal_area(geoms, crs, threads)
+    if method == "tbmj":
+        return tbmj_area(geoms, crs)
+    return shapely.area(geoms)
 
 
 def ellipsoidal_area(geoms, crs: CRS, threads: int = 1) -> np.ndarray:
@@ -341,7 +351,7 @@ def build_layer_index(name: str, kind: Kind, gdf: gpd.GeoDataFrame, crs: CRS, *,
     if gdf.crs is None:
         raise InputError("layer has no CRS", layer=name,
                          fix="import it into the workspace with --crs")
-    g = gdf if CRS.from_user_input(gdf.crs) == crs else gdf.to_crs(crs)
+    g = to_metric(gdf, target=crs)  # exact shift or densified reprojection
     geoms = np.asarray(g.geometry.values, dtype=object)
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     invalid = ~missing & ~shapely.is_valid(geoms)
@@ -550,8 +560,7 @@ def prepare_sites(gdf: gpd.GeoDataFrame, crs: CRS, categories: CategoryRegistry,
             "outside China (70-140°E, 0-56°N)", file=file, feature=ids[i],
             fix="check the coordinates (lon before lat) and the CRS")
     src_crs = CRS.from_user_input(gdf.crs)
-    src = geoms if src_crs == crs else np.asarray(
-        gpd.GeoSeries(geoms, crs=src_crs).to_crs(crs).values, dtype=object)
+    src = to_metric(geoms, src_crs, target=crs)  # exact shift or densified reprojection
     invalid = ~shapely.is_valid(src)
     if invalid.any():
         warnings.warn(f"{int(invalid.sum())} invalid site geometries repaired with make_valid "
@@ -864,8 +873,7 @@ class SitingEngine:
         cat_index = {c: i for i, c in enumerate(uniq_cats)}
         cat_pos = np.array([cat_index[c] for c in ss.categories], dtype=np.int64)
         # site centroids and scale
-        site_area = (ellipsoidal_area(ss.geoms, self.crs, self.threads)
-                     if method == "ellipsoidal" else shapely.area(ss.geoms))
+        site_area = _area_by(method, ss.geoms, self.crs, self.threads)
         per_site_hits: list[list[Hit]] = [[] for _ in range(n)]
         farmland = np.zeros(n)
         comp: list[dict[tuple[str, str], float]] = [{} for _ in range(n)]
@@ -942,7 +950,7 @@ class SitingEngine:
                 self._emit_hits(li, r, pairs, sel, site_area, per_site_hits, comp)
             for ti, wi, mask in displaced:
                 self._emit_displaced(li, rules[ti], rules[wi], pairs, mask, site_area,
-                                     per_site_hits, per_site_overridden)
+                                     per_site_hits, per_site_overridden, ss.categories)
 
         for r in self.rulebook.rules:
             if r.test == "outside" and r.id in outside_cov:
@@ -1079,13 +1087,13 @@ class SitingEngine:
             ellipsoidal = method == "ellipsoidal"
             # ellipsoidal: geodesic areas on CGCS2000 (parts once per layer, sites once, pieces)
             area[ii] = (li.part_area_geodesic(self.crs, self.threads)[p[ii]] if ellipsoidal
+                        else _area_by(method, pg[ii], self.crs) if method == "tbmj"
                         else li.part_area[p[ii]])
             area[cc] = site_area[s[cc]]
             ov = idx[~inside & ~covered]
             if len(ov):
                 geo = _parallel(shapely.intersection, self.threads, sg[ov], pg[ov])
-                area[ov] = (ellipsoidal_area(geo, self.crs, self.threads)
-                            if ellipsoidal else shapely.area(geo))
+                area[ov] = _area_by(method, geo, self.crs, self.threads)
                 if keep_pieces:
                     pieces[ov] = geo
             if keep_pieces:
@@ -1376,17 +1384,18 @@ class SitingEngine:
     def _emit_displaced(self, li: LayerIndex, target: Rule, winner: Rule, pairs: _Pairs,
                         mask: np.ndarray, site_area: np.ndarray,
                         per_site_hits: list[list[Hit]],
-                        per_site_overridden: list[list[Hit]]) -> None:
+                        per_site_overridden: list[list[Hit]],
+                        site_categories: Sequence[str]) -> None:
         """Record the hits ``winner`` displaced (``overrides``): which rule won and why."""
         n = len(per_site_hits)
         tmp: list[list[Hit]] = [[] for _ in range(n)]
         self._emit_hits(li, target, pairs, mask, site_area, tmp, [{} for _ in range(n)])
         how = {1: "从严", 0: "细化", -1: "放宽"}[int(np.sign(winner.severity - target.severity))]
-        cats = "、".join(self.rulebook.categories[c].name_zh if c in self.rulebook.categories
-                        else "全部类别" for c in winner.categories)
-        reason = (f"{winner.id}（{winner.citation.text()}）对{cats}{how}了 {target.id}"
-                  + (f"：{winner.override_reason}" if winner.override_reason else ""))
         for si in np.unique(pairs.site[mask]):
+            cat = self.rulebook.categories[site_categories[si]].name_zh
+            reason = (f"{winner.id}（{winner.citation.text()}）对{cat}{how}了 {target.id}"
+                      f"（{VERDICT_ZH[target.verdict]} → {VERDICT_ZH[winner.verdict]}）"
+                      + (f"：{winner.override_reason}" if winner.override_reason else ""))
             for h in tmp[si]:
                 h.overridden_by, h.precedence = winner.id, reason
                 h.compensation_type, h.compensation_m2 = "", 0.0
@@ -1563,8 +1572,7 @@ class SitingEngine:
         out = np.zeros(n)
         for si, gl in geoms_by_site.items():
             piece = shapely.intersection(ss.geoms[si], shapely.union_all(gl))
-            out[si] = (ellipsoidal_area([piece], self.crs)[0] if method == "ellipsoidal"
-                       else shapely.area(piece))
+            out[si] = _area_by(method, [piece], self.crs)[0]
         return out
 
     def _emit_outside(self, r: Rule, covs: list[tuple[LayerIndex, _Pairs]], ss: SiteSet,
@@ -1593,8 +1601,7 @@ class SitingEngine:
             for si, gl in geoms_by_site.items():
                 if ss.areal[si]:
                     piece = shapely.intersection(ss.geoms[si], shapely.union_all(gl))
-                    covered[si] = (ellipsoidal_area([piece], self.crs)[0]
-                                   if method == "ellipsoidal" else shapely.area(piece))
+                    covered[si] = _area_by(method, [piece], self.crs)[0]
         areal = ss.areal
         outside = np.zeros(n, dtype=bool)
         out_area = np.zeros(n)

@@ -13,11 +13,15 @@ PostGIS workspace will offer the same (``open_workspace`` dispatches on the URI)
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import sqlite3
+import sys
 import tempfile
+import time
+import warnings
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass, field
@@ -26,7 +30,7 @@ from pathlib import Path
 
 from ecogis import gpkg
 from ecogis.crs import crs_label
-from ecogis.errors import InputError
+from ecogis.errors import EcogisWarning, InputError, WorkspaceBusyError
 from ecogis.kinds import Kind, load_kinds
 from ecogis.lazymod import LazyModule
 from ecogis.storage import is_postgres_uri, split_layer
@@ -119,6 +123,141 @@ def _is_sqlite(path: Path) -> bool:
         return fh.read(16) == b"SQLite format 3\x00"
 
 
+def lock_path(path: str | os.PathLike) -> Path:
+    """Return the lock file of a workspace or output: ``.NAME.lock`` beside it (kept)."""
+    p = Path(path)
+    return p.with_name(f".{p.name}.lock")
+
+
+def _read_only(path: Path) -> bool:
+    """True when ``path`` cannot be written, or its mode has no write bit (honoured for root
+    too: a user who made the file read-only meant it)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not os.access(path, os.W_OK) or not (mode & 0o222)
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Raise :class:`InputError` naming the path and the fix when ``path`` (a workspace or an
+    output file) or its folder cannot be written. A write goes to a temp file in the folder,
+    which then replaces the file."""
+    p = Path(path)
+    folder = p.parent if str(p.parent) else Path(".")
+    if p.exists() and _read_only(p):
+        raise InputError("is read-only, so it cannot be written", file=str(p),
+                         fix=f"make it writable (chmod u+w '{p}') or copy it to a new file")
+    if folder.exists() and _read_only(folder):
+        raise InputError("folder is read-only: writes go to a temp file beside the file",
+                         file=str(folder),
+                         fix=f"make the folder writable (chmod u+w '{folder}') or use a "
+                         "workspace in a writable folder")
+
+
+@contextmanager
+def write_lock(path: str | os.PathLike, *, wait: float | None = None) -> Iterator[None]:
+    """Hold the advisory write lock (``fcntl.flock`` on :func:`lock_path`) of ``path``.
+
+    One writer at a time: a second writer waits, saying so once on stderr; with ``wait``
+    seconds it gives up with :class:`~ecogis.errors.WorkspaceBusyError` instead. Readers take
+    no lock: a write replaces the file atomically, so they see the old or the new file whole.
+    """
+    p = Path(path)
+    check_writable(p)
+    try:
+        fd = os.open(lock_path(p), os.O_RDWR | os.O_CREAT, 0o644)
+    except PermissionError:
+        raise InputError("folder is read-only: the write lock cannot be created",
+                         file=str(p.parent), fix="make the folder writable") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            deadline = None if wait is None else time.monotonic() + max(0.0, float(wait))
+            print(f"ecogis: {p}: another ecogis process is writing it; waiting"
+                  + ("" if wait is None else f" up to {wait:g} s") + " ...", file=sys.stderr)
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise WorkspaceBusyError(
+                            f"another ecogis process is still writing it after {wait:g} s",
+                            file=str(p), fix="wait for it to finish, or give a longer --wait"
+                        ) from None
+                    time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _stale_temps(path: Path) -> list[Path]:
+    """Temp files of killed writers of ``path``: ``.STEM.*.tmp.gpkg`` and their journals."""
+    folder = path.parent if str(path.parent) else Path(".")
+    out = []
+    for pat in (f".{path.stem}.*.tmp.gpkg", f".{path.stem}.*.tmp.gpkg-journal",
+                f".{path.stem}.*.tmp.gpkg-wal", f".{path.stem}.*.tmp.gpkg-shm"):
+        out += [q for q in folder.glob(pat) if q.is_file()]
+    return sorted(set(out))
+
+
+def clean_stale_temps(path: str | os.PathLike) -> list[str]:
+    """Remove the temp files killed writers left beside ``path``; return their names.
+
+    Only when no writer holds the lock (so none of them is in use) and the folder is writable;
+    each removal is reported with an :class:`~ecogis.errors.EcogisWarning`.
+    """
+    p = Path(path)
+    temps = _stale_temps(p)
+    folder = p.parent if str(p.parent) else Path(".")
+    if not temps or _read_only(folder):
+        return []
+    try:
+        fd = os.open(lock_path(p), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        return []
+    removed, size = [], 0
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return []  # a writer is at work: its temp file is not stale
+        for q in _stale_temps(p):
+            try:
+                size += q.stat().st_size
+                q.unlink()
+                removed.append(q.name)
+            except OSError:
+                continue
+    finally:
+        os.close(fd)
+    if removed:
+        warnings.warn(f"{p}: removed {len(removed)} stale temp file(s) left by an interrupted "
+                      f"write ({size / 1e6:.1f} MB): {', '.join(removed[:3])}"
+                      + (" ..." if len(removed) > 3 else ""), EcogisWarning, stacklevel=3)
+    return removed
+
+
+def check_not_corrupt(path: Path) -> None:
+    """Raise :class:`InputError` when an SQLite file is truncated or malformed."""
+    try:
+        size = path.stat().st_size
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as con:
+            page_size = con.execute("PRAGMA page_size").fetchone()[0]
+            pages = con.execute("PRAGMA page_count").fetchone()[0]
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise InputError(f"is corrupt ({exc})", file=str(path),
+                         fix="restore it from a backup, or rebuild it with `ecogis import`"
+                         ) from None
+    if size < page_size * pages:
+        raise InputError(f"is corrupt: truncated ({size} of {page_size * pages} bytes)",
+                         file=str(path),
+                         fix="restore it from a backup, or rebuild it with `ecogis import`")
+
+
 def check_output_gpkg(path: str | os.PathLike, layers: list[str] | tuple[str, ...]) -> None:
     """Refuse an output GeoPackage path whose replacement would lose data.
 
@@ -126,10 +265,11 @@ def check_output_gpkg(path: str | os.PathLike, layers: list[str] | tuple[str, ..
     output of the same command); a workspace or any other GeoPackage is refused.
     """
     p = Path(path)
-    if not p.exists():
-        return
     if p.is_dir():
         raise InputError("is a directory", file=str(p), fix="name a .gpkg file for the output")
+    check_writable(p)
+    if not p.exists():
+        return
     if is_workspace(p):
         raise InputError("is an ecogis workspace: writing the output there would replace it",
                          file=str(p), fix="name a new .gpkg file for the output")
@@ -158,6 +298,8 @@ def is_workspace(path: str | os.PathLike) -> bool:
             row = con.execute("SELECT 1 FROM sqlite_master WHERE name=?", (LAYERS_TABLE,)).fetchone()
         return row is not None
     except sqlite3.Error:
+        if _is_sqlite(p):  # an SQLite file that cannot be read: corrupt, say so
+            check_not_corrupt(p)
         return False
 
 
@@ -170,9 +312,12 @@ class Workspace:
     and vacuums the result into a fresh file to get identical bytes).
     """
 
-    def __init__(self, path: Path, *, fixed_time: str | None = None) -> None:
+    def __init__(self, path: Path, *, fixed_time: str | None = None,
+                 wait: float | None = None) -> None:
         self.path = Path(path)
         self.fixed_time = fixed_time
+        #: seconds a write waits for another writer's lock (None: as long as it takes)
+        self.wait = wait
         self._active: Path | None = None  # the copy being written inside a transaction
         self._cache: dict[tuple[str, float], gpd.GeoDataFrame] = {}
         self.moved_rasters: list[str] = []  # rasters moved in from an old side folder
@@ -180,16 +325,20 @@ class Workspace:
     # ------------------------------------------------------------------ opening
     @classmethod
     def open(cls, path: str | os.PathLike, *, create: bool = False,
-             fixed_time: str | None = None) -> Workspace:
+             fixed_time: str | None = None, wait: float | None = None) -> Workspace:
         """Open the workspace at ``path``; with ``create=True`` make it when missing.
 
         A ``postgresql://`` URI (or ``PG:`` conninfo) opens a PostGIS workspace
-        (:class:`ecogis.storage.postgis.PostGISWorkspace`, same methods).
+        (:class:`ecogis.storage.postgis.PostGISWorkspace`, same methods; writers wait on an
+        advisory lock). A missing GeoPackage is created by its first write (a refused import
+        leaves no empty file). Temp files that killed writers left beside it are removed and
+        reported; a truncated or malformed file is refused as corrupt. ``wait``: seconds a
+        write waits for another writer (default: as long as it takes).
         """
         if is_postgres_uri(path):
             from ecogis.storage.postgis import PostGISWorkspace
 
-            return PostGISWorkspace.open(path, create=create, fixed_time=fixed_time)
+            return PostGISWorkspace.open(path, create=create, fixed_time=fixed_time, wait=wait)
         p = Path(path)
         if p.is_dir():
             raise InputError("is a directory, not a workspace", file=str(p),
@@ -197,11 +346,16 @@ class Workspace:
         if p.suffix.lower() != ".gpkg":
             raise InputError("a workspace is a GeoPackage file", file=str(p),
                              fix="name the workspace with a .gpkg suffix")
-        ws = cls(p, fixed_time=fixed_time)
+        ws = cls(p, fixed_time=fixed_time, wait=wait)
+        if p.exists() and p.stat().st_size == 0:
+            raise InputError("is an empty file, not a workspace", file=str(p),
+                             fix="delete it, then create the workspace with `ecogis import`")
         if p.exists() and not _is_sqlite(p):
             raise InputError("is not a GeoPackage (not an SQLite database)", file=str(p),
                              fix="give a .gpkg workspace, or a new file name to create one")
         if p.exists():
+            clean_stale_temps(p)
+            check_not_corrupt(p)
             if not is_workspace(p):
                 if not create:
                     raise InputError("is a GeoPackage but not an ecogis workspace", file=str(p),
@@ -210,9 +364,8 @@ class Workspace:
                 with ws.transaction():
                     ws._ensure_tables(ws._target)
         elif create:
-            p.parent.mkdir(parents=True, exist_ok=True)
-            with ws.transaction():
-                pass
+            if p.parent.exists():
+                check_writable(p)
         else:
             raise InputError("workspace not found", file=str(p),
                              fix="check the path, or create it with `ecogis import`")
@@ -229,13 +382,19 @@ class Workspace:
         if self._active is not None:  # nested: the outer transaction commits
             yield self
             return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with write_lock(self.path, wait=self.wait):
+            # the copy is taken under the lock, so a second writer starts from the first's result
+            yield from self._transaction()
+
+    def _transaction(self) -> Iterator[Workspace]:
         fd, tmpname = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".tmp.gpkg",
                                        dir=self.path.parent or ".")
         os.close(fd)
         tmp = Path(tmpname)
         try:
             if self.path.exists():
-                shutil.copy2(self.path, tmp)
+                shutil.copyfile(self.path, tmp)  # content only: a mode is never carried over
             else:
                 tmp.unlink()
             self._active = tmp
@@ -323,6 +482,8 @@ class Workspace:
     @property
     def meta(self) -> dict[str, object]:
         """Workspace-level key/values (``region``, ``synthetic`` ...), JSON-decoded."""
+        if not self._target.exists():
+            return {}
         with closing(self._sql()) as con:
             rows = con.execute(f"SELECT key, value FROM {META_TABLE}").fetchall()
         out = {}
@@ -342,6 +503,8 @@ class Workspace:
                             (k, json.dumps(v, ensure_ascii=False)))
 
     def _meta_rows(self) -> dict[str, dict]:
+        if not self._target.exists():
+            return {}
         with closing(self._sql()) as con:
             con.row_factory = sqlite3.Row
             rows = con.execute(f"SELECT * FROM {LAYERS_TABLE}").fetchall()
@@ -642,9 +805,10 @@ def _promote(geoms: gpd.GeoSeries, multi) -> gpd.GeoSeries:
     return gpd.GeoSeries(arr, index=geoms.index, crs=geoms.crs)
 
 
-def open_workspace(uri: str | os.PathLike, *, create: bool = False) -> Workspace:
+def open_workspace(uri: str | os.PathLike, *, create: bool = False,
+                   wait: float | None = None) -> Workspace:
     """Open a workspace by URI: a ``.gpkg`` path, or a ``postgresql://`` URI (PostGIS)."""
-    return Workspace.open(os.fspath(uri), create=create)
+    return Workspace.open(os.fspath(uri), create=create, wait=wait)
 
 
 @dataclass

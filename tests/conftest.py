@@ -17,9 +17,27 @@ DATA = Path(__file__).parent / "data"
 REF_GEOD = Geod(ellps="GRS80")
 
 
+#: lon/lat edges are straight in lon/lat (an edge is straight in its own layer's CRS): the
+#: reference splits them to 0.0001° (~10 m) so the geodesics between vertices follow them
+REF_DENSIFY_DEG = 1e-4
+
+
 def ref_area_m2(geom_lonlat) -> float:
-    """Independent ellipsoidal area (m²) of a lon/lat geometry: pyproj on oriented rings."""
-    return abs(REF_GEOD.geometry_area_perimeter(shapely.orient_polygons(geom_lonlat))[0])
+    """Independent ellipsoidal area (m²) of a lon/lat geometry: pyproj on oriented rings, its
+    lon/lat-straight edges densified to :data:`REF_DENSIFY_DEG` first."""
+    dense = shapely.segmentize(geom_lonlat, REF_DENSIFY_DEG)
+    return abs(REF_GEOD.geometry_area_perimeter(shapely.orient_polygons(dense))[0])
+
+
+def ref_area_plane_m2(geom, crs) -> float:
+    """Independent ellipsoidal area (m²) of geometry in a plane (GK zone): its edges, straight
+    in the plane, densified to 1 m, the vertices moved to lon/lat with plain pyproj."""
+    from pyproj import Transformer
+
+    t = Transformer.from_crs(crs, 4490, always_xy=True)
+    ll = shapely.transform(shapely.segmentize(geom, 1.0), lambda xy: np.column_stack(
+        t.transform(xy[:, 0], xy[:, 1])))
+    return abs(REF_GEOD.geometry_area_perimeter(shapely.orient_polygons(ll))[0])
 
 
 @pytest.fixture(scope="session")

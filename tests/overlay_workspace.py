@@ -141,7 +141,9 @@ def build_workspace(path, anju: gpd.GeoDataFrame, seed: int = 7):
     with ws.transaction():
         for name, (gdf, kind, store) in layers_gk(anju, seed).items():
             out = gdf.copy()
-            out = out.set_geometry(gpd.GeoSeries(to_crs(gdf.geometry.values, GK, store),
-                                                 crs=store))
+            geoms = gdf.geometry.values
+            if store == "EPSG:4490":  # a real reprojection: densify so edges stay GK-straight
+                geoms = shapely.segmentize(np.asarray(geoms, dtype=object), 5.0)
+            out = out.set_geometry(gpd.GeoSeries(to_crs(geoms, GK, store), crs=store))
             ws.write(name, out, kind, source="tests/overlay_workspace.py", synthetic=True)
     return ws

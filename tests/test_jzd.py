@@ -67,7 +67,9 @@ def _header(cs="2000国家大地坐标系", width=3, zone=35):
 
 
 def _geod(geom, crs):
-    return ref_area_m2(gpd.GeoSeries([geom], crs=crs).to_crs(4490).iloc[0])
+    """Reference area of a GK geometry: its GK-straight edges densified to 1 m, to lon/lat."""
+    dense = shapely.segmentize(geom, 1.0)
+    return ref_area_m2(gpd.GeoSeries([dense], crs=crs).to_crs(4490).iloc[0])
 
 
 def test_square_prefixed_eastings(tmp_path, centre):

@@ -68,8 +68,8 @@ def page_files(tmp_path_factory):
     return {r: _page_file(d, r) for r in ("svg", "canvas")}
 
 
-def _open(browser, page_file):
-    pg = browser.new_page(viewport={"width": 1200, "height": 900})
+def _open(browser, page_file, height: int = 900):
+    pg = browser.new_page(viewport={"width": 1200, "height": height})
     requests = []
     pg.on("request", lambda r: requests.append(r.url) if not r.url.startswith(
         ("file:", "data:")) else None)
@@ -159,6 +159,12 @@ def test_town_labels_follow_zoom(page):
 
 def test_legend_folds_away(page):
     assert page.evaluate("() => document.querySelector('details.ecogis-legend').open")
+    # nothing covers the fold control (a real click, at its centre, reaches it)
+    hit = page.evaluate("""() => { const s = document.querySelector('details.ecogis-legend summary');
+        const r = s.getBoundingClientRect();
+        const e = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+        return s.contains(e); }""")
+    assert hit
     box = page.query_selector("details.ecogis-legend").bounding_box()
     page.click("details.ecogis-legend summary")
     assert not page.evaluate("() => document.querySelector('details.ecogis-legend').open")
@@ -181,3 +187,25 @@ def test_site_popup_is_a_chinese_table(page):
     assert "《生态保护红线管理办法》 第十条" in text
     assert "{" not in text and "'document'" not in text and "verified" not in text
     assert "禁止" in text
+
+
+def test_legend_fold_control_uncovered_with_many_layers(browser, tmp_path):
+    """With the demo's ~18 layers an expanded layer list reached down over the legend (and
+    its fold control); the list now folds into Leaflet's layers button."""
+    from ecogis.kinds import load_kinds
+
+    towns = md.towns()
+    kinds = [k.id for k in load_kinds() if k.geometry in ("polygon", "any")][:18]
+    layers = [MapLayer(f"l{i}", k, towns.iloc[[i % len(towns)]]) for i, k in enumerate(kinds)]
+    page_file = save_map(make_map(layers, title="多图层"), tmp_path / "many.html")
+    pg, requests = _open(browser, page_file, height=600)  # a laptop-sized window
+    ctl, leg = pg.evaluate("""() => [
+        document.querySelector('.leaflet-control-layers').getBoundingClientRect().toJSON(),
+        document.querySelector('details.ecogis-legend').getBoundingClientRect().toJSON()]""")
+    overlap = (min(ctl["right"], leg["right"]) > max(ctl["left"], leg["left"])
+               and min(ctl["bottom"], leg["bottom"]) > max(ctl["top"], leg["top"]))
+    assert not overlap, (ctl, leg)
+    pg.click("details.ecogis-legend summary", timeout=5000)
+    assert not pg.evaluate("() => document.querySelector('details.ecogis-legend').open")
+    assert requests == []
+    pg.close()

@@ -55,7 +55,9 @@ GK = "EPSG:4544"
 
 
 def geod_area(geom) -> float:
-    return abs(GEOD.geometry_area_perimeter(shapely.orient_polygons(geom))[0])
+    """Geodesic area of a lon/lat geometry, its lon/lat-straight edges densified first."""
+    dense = shapely.segmentize(geom, 1e-4)
+    return abs(GEOD.geometry_area_perimeter(shapely.orient_polygons(dense))[0])
 
 
 def layer_data(html: str) -> list[tuple[dict, dict]]:

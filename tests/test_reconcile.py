@@ -165,7 +165,7 @@ def test_projected_method_uses_the_gauss_kruger_plane(anju_ws, shapes):
     _, layers = load_target(anju_ws.path)
     rows = rows_by_key(reconcile("anju", layers, method="projected"))
     to_gk = Transformer.from_crs("EPSG:4490", "EPSG:4544", always_xy=True)  # CM 105°E
-    union = shapely.union_all(shapes["redline"])
+    union = shapely.segmentize(shapely.union_all(shapes["redline"]), 1e-4)  # lon/lat-straight
     planar = shapely.transform(
         union, lambda xy: np.column_stack(to_gk.transform(xy[:, 0], xy[:, 1]))).area
     r = rows[("redline_area", LAYER)]
@@ -190,8 +190,8 @@ def test_region_with_only_a_boundary(yongchuan_boundary, admin_units):
     assert t.measured_m2 == pytest.approx(ref, rel=1e-9)
     assert t.measured == pytest.approx(ref / 1e6, rel=1e-9) and t.status == "ok"
     a = rows[("redline_share", AREA_TERRITORY)]
-    assert a.measured_si == pytest.approx(98.48e6 / ref, rel=1e-12)
-    assert a.relative_difference == pytest.approx(98.48e6 / ref / 0.0624 - 1, rel=1e-9)
+    assert a.measured_si == pytest.approx(98.48e6 / ref, rel=1e-9)
+    assert a.relative_difference == pytest.approx(98.48e6 / ref / 0.0624 - 1, rel=1e-6)
     assert a.status == "ok"
     b = rows[("redline_share", AREA_DECLARED_TOTAL)]
     assert b.measured == pytest.approx(98.48 / 1576 * 100, rel=1e-12)

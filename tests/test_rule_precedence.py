@@ -351,3 +351,22 @@ def test_shoreline_widths_are_the_plan_files_setbacks():
             assert r.citation.line == 350
             widths |= {r.distance_m} if r.test == "within" else set(r.band_m)
     assert widths == plan == {200.0, 100.0, 50.0, 30.0}
+
+
+def test_engine_from_the_disk_cache_reads_field_roles_like_the_first(tmp_path):
+    """Regression: an engine loaded from the cache file had the source field names only (no
+    role columns), so a second `ecogis check` of the demo failed on the landuse layer."""
+    from ecogis.siting_cache import clear_memo, engine_for
+    from ecogis.workspace import Workspace
+
+    ws = Workspace.open(tmp_path / "ws.gpkg", create=True)
+    ws.write("redline", gpd.GeoDataFrame({"名称": ["琼江红线"]}, geometry=[
+        shapely.box(X0, Y0, X0 + 1000, Y0 + 1000)], crs=CRS), "redline")
+    clear_memo()
+    first = engine_for(ws, load_rulebook("anju"), disk=True)
+    clear_memo()
+    second = engine_for(Workspace.open(tmp_path / "ws.gpkg"), load_rulebook("anju"), disk=True)
+    a, b = first.layers["redline"].gdf, second.layers["redline"].gdf
+    assert "name" in a.columns and list(a.columns) == list(b.columns)
+    site = _gdf([{"category": "工业"}], [_sq(X0 + 500, Y0 + 500)])
+    assert second.check(site).sites[0].hits[0].names == ["琼江红线"]

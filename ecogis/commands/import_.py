@@ -31,6 +31,9 @@ def register(sub) -> None:
                    help="map a source field to a field role of the kind, e.g. 级别=level or "
                    "HXMC=name (repeatable); the kinds.toml aliases map the standard names "
                    "(名称, 级别, HXMC, BHQMC, DLBM, TBMJ ...) without it; source names are kept")
+    p.add_argument("--wait", type=float, metavar="SECONDS",
+                   help="when another ecogis process is writing the workspace, wait at most "
+                   "this long for it (default: wait until it is done)")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.set_defaults(func=run)
 
@@ -52,7 +55,7 @@ def run(args) -> int:
     fields = parse_field_options(getattr(args, "field", None))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ws = Workspace.open(args.workspace, create=True)
+        ws = Workspace.open(args.workspace, create=True, wait=args.wait)
         rep = ws.import_file(args.kind, args.file, name=args.name, crs=args.crs,
                              encoding=args.encoding, layer=args.layer, fields=fields or None,
                              **({"towgs84": args.towgs84} if args.towgs84 else {}))

@@ -161,12 +161,18 @@ class PostGISWorkspace(Workspace):
     # ------------------------------------------------------------------ opening
     @classmethod
     def open(cls, path: str | os.PathLike, *, create: bool = False,
-             fixed_time: str | None = None) -> PostGISWorkspace:
-        """Open the workspace in database ``path``; with ``create=True`` make its tables."""
+             fixed_time: str | None = None, wait: float | None = None) -> PostGISWorkspace:
+        """Open the workspace in database ``path``; with ``create=True`` make its tables.
+
+        ``wait``: seconds a write waits for another writer's advisory lock (default
+        ``$ECOGIS_LOCK_WAIT`` or 600).
+        """
         import sqlalchemy as sa
 
         uri = os.fspath(path)
         ws = cls(uri, fixed_time=fixed_time)
+        if wait is not None:
+            ws.lock_wait_s = float(wait)
         try:
             with _engine(uri).connect() as con:
                 ws.path.dbname = con.execute(sa.text("SELECT current_database()")).scalar()
