@@ -78,7 +78,8 @@ def _type_name(gtype: str | None, z: int | None, m: int | None) -> str:
 
 
 def table_info(path: str | os.PathLike, table: str) -> dict:
-    """Return ``crs``, ``geometry_type``, ``features`` and ``total_bounds`` of one feature table.
+    """Return ``crs``, ``geometry_type``, ``features``, ``total_bounds`` and ``fields`` (the
+    attribute field names) of one feature table.
 
     ``crs`` is ``"AUTH:CODE"`` when the spatial reference has an authority code, else its WKT,
     else None (undefined, srs_id 0 or -1); ``total_bounds`` is the extent recorded in
@@ -87,11 +88,15 @@ def table_info(path: str | os.PathLike, table: str) -> dict:
     with closing(_connect(path)) as con:
         row = con.execute(
             "SELECT c.min_x, c.min_y, c.max_x, c.max_y, c.srs_id, g.geometry_type_name, g.z, "
-            "g.m FROM gpkg_contents c JOIN gpkg_geometry_columns g "
+            "g.m, g.column_name FROM gpkg_contents c JOIN gpkg_geometry_columns g "
             "ON g.table_name = c.table_name WHERE c.table_name = ?", (table,)).fetchone()
         if row is None:
             raise KeyError(table)
-        *ext, srs_id, gtype, z, m = row
+        *ext, srs_id, gtype, z, m, geom_col = row
+        quoted = '"' + table.replace('"', '""') + '"'
+        # attribute fields in table order: not the integer primary key (fid), not the geometry
+        fields = [str(c[1]) for c in con.execute(f"PRAGMA table_info({quoted})")
+                  if not c[5] and c[1] != geom_col]
         crs = None
         if srs_id is not None and int(srs_id) not in (0, -1):
             srs = con.execute(
@@ -111,11 +116,10 @@ def table_info(path: str | os.PathLike, table: str) -> dict:
         except sqlite3.OperationalError:  # no gpkg_ogr_contents table
             pass
         if count is None:
-            quoted = '"' + table.replace('"', '""') + '"'
             count = int(con.execute(f"SELECT COUNT(*) FROM {quoted}").fetchone()[0])
     bounds = tuple(float(v) for v in ext) if all(v is not None for v in ext) else None
     return {"crs": crs, "geometry_type": _type_name(gtype, z, m), "features": count,
-            "total_bounds": bounds}
+            "total_bounds": bounds, "fields": fields}
 
 
 #: the GeoPackage version workspaces are written in

@@ -43,6 +43,7 @@ import pyogrio
 import shapely
 from pyproj import CRS
 
+from ecogis import engine
 from ecogis.conflicts import ConflictRule, ConflictRules, Side, load_conflict_rules
 from ecogis.crs import CGCS2000, crs_label, gk_zone_of
 from ecogis.errors import GeometryError, InputError
@@ -159,8 +160,17 @@ def _polygonal_pieces(pieces: np.ndarray) -> np.ndarray:
 
 
 def _parallel(func, a: np.ndarray, b: np.ndarray, workers: int) -> np.ndarray:
-    """Return ``func(a, b)`` computed over chunks in threads (shapely releases the GIL)."""
+    """Return ``func(a, b)`` computed over chunks in threads (shapely releases the GIL), or
+    as tasks of the current :mod:`ecogis.engine` when one is set (e.g. a dask cluster)."""
     n = len(a)
+    eng = engine.current()
+    if eng is not None and n >= max(_MIN_PARALLEL, getattr(eng, "min_pairs", 0)):
+        cuts = np.linspace(0, n, 4 * max(1, getattr(eng, "n_workers", workers)) + 1).astype(int)
+        chunks = [(a[s:e], b[s:e]) for s, e in zip(cuts[:-1], cuts[1:], strict=True) if e > s]
+        done = eng.map(functools.partial(_apply2, func), chunks)
+        out = np.empty(n, dtype=object)
+        out[:] = [g for part in done for g in part]
+        return out
     if workers <= 1 or n < _MIN_PARALLEL:
         return func(a, b)
     out = np.empty(n, dtype=object)
@@ -298,11 +308,13 @@ def _groups(geoms: np.ndarray, tile: np.ndarray) -> list[np.ndarray]:
     return np.split(geoms[order], start[1:])
 
 
+def _apply2(func, pair):
+    return func(*pair)
+
+
 def _map(func, items: list, workers: int) -> list:
-    if workers > 1 and len(items) > 1:
-        with ThreadPoolExecutor(max_workers=workers) as ex:
-            return list(ex.map(func, items))
-    return [func(x) for x in items]
+    """``[func(x) for x in items]`` in threads, or on the current :mod:`ecogis.engine`."""
+    return engine.parallel_map(func, items, workers)
 
 
 def coverage_union_tiles(parts, grid, *, workers: int | None = None) -> np.ndarray | None:

@@ -1005,7 +1005,7 @@ class SitingEngine:
             not_evaluated=not_evaluated, site_set=ss, engine=self, errors=list(ss.errors),
         )
 
-    def check_chunks(self, sites: gpd.GeoDataFrame | SiteSet, *, chunk: int = 20_000,
+    def check_chunks(self, sites: gpd.GeoDataFrame | SiteSet, *, chunk: int = 5_000,
                      category: str | None = None, width_m: float | None = None,
                      radius_m: float | None = None, method: str = "ellipsoidal",
                      file: str | None = None):
@@ -1020,7 +1020,10 @@ class SitingEngine:
             radius_m=radius_m, file=file)
         chunk = max(1, int(chunk))
         for start in range(0, len(ss), chunk):
-            yield self.check(ss.slice(start, start + chunk), method=method)
+            part = ss.slice(start, start + chunk)
+            yield self.check(part, method=method)
+            # GEOS grows each prepared site's index on first use: free a checked chunk's
+            shapely.destroy_prepared(part.geoms)
 
     # ----------------------------------------------------------------- internals
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-FORMAT = 1  # bump when the cached arrays change meaning
+FORMAT = 2  # bump when the cached arrays change meaning
 _MEMO: dict[tuple, Any] = {}
 _MEMO_MAX = 8
 _LOCK = threading.Lock()
@@ -103,7 +103,6 @@ def _load(path: Path, ws, rulebook, threads):
     import shapely
     from pyproj import CRS
 
-    from ecogis.fields import apply_roles
     from ecogis.siting import LayerIndex, SitingEngine
 
     with np.load(path, allow_pickle=False) as z:
@@ -119,7 +118,7 @@ def _load(path: Path, ws, rulebook, threads):
                                            fid_as_index=True)
             attrs.index.name = "fid"
             kind = rulebook.kinds[lm["kind"]]
-            attrs = apply_roles(attrs, ws.info(lm["name"]).field_map, kind)  # 名称 -> name ...
+            attrs = ws.with_roles(lm["name"], attrs)  # the columns Workspace.read adds
             fids = z[f"{i}_fids"]
             if len(attrs) != len(fids) or not np.array_equal(attrs.index.to_numpy(), fids):
                 return None  # the workspace changed under the same key: rebuild

@@ -620,22 +620,26 @@ class Workspace:
             gdf.index.name = "fid"
             self._cache[key] = gdf
         gdf = self._cache[key].copy()
-        if roles:
-            from ecogis.fields import apply_roles
+        return self.with_roles(name, gdf, copy=False) if roles else gdf  # gdf is a copy
 
-            row = self._meta_rows().get(name, {})
-            try:
-                extra = json.loads(row.get("extra") or "{}")
-            except json.JSONDecodeError:
-                extra = {}
-            fmap = extra.get("field_map") if isinstance(extra, dict) else None
-            if not isinstance(fmap, dict):
-                fmap = self._resolve_fields(name, row.get("kind") or None,
-                                            [c for c in gdf.columns if c != gdf.geometry.name])
-            reg = load_kinds()
-            kind = row.get("kind") or "generic"
-            gdf = apply_roles(gdf, fmap, reg.kinds.get(kind), copy=False)  # gdf is a copy
-        return gdf
+    def with_roles(self, name: str, frame, *, copy: bool = True):
+        """Return ``frame`` (layer ``name``'s rows, with or without geometry) with the role
+        columns :meth:`read` adds (:func:`ecogis.fields.apply_roles`, value aliases of the
+        layer's kind included); ``copy=False`` adds them to ``frame`` itself."""
+        from ecogis.fields import apply_roles
+
+        row = self._meta_rows().get(name, {})
+        try:
+            extra = json.loads(row.get("extra") or "{}")
+        except json.JSONDecodeError:
+            extra = {}
+        fmap = extra.get("field_map") if isinstance(extra, dict) else None
+        if not isinstance(fmap, dict):
+            geom = getattr(frame, "_geometry_column_name", None)
+            fmap = self._resolve_fields(name, row.get("kind") or None,
+                                        [c for c in frame.columns if c != geom])
+        kind = load_kinds().kinds.get(row.get("kind") or "generic")
+        return apply_roles(frame, fmap, kind, copy=copy)
 
     def read_kind(self, kind: str) -> list[tuple[str, gpd.GeoDataFrame]]:
         """Return ``(name, GeoDataFrame)`` for every layer of ``kind``."""

@@ -151,6 +151,16 @@ def test_check_chunks_equal_one_batch(workspace, batch):  # noqa: F811
              for d in r.site_dicts(geometry=True)]
     assert parts == whole
     assert {d["verdict"] for d in whole} >= {"forbidden", "allowed"}
+    # a checked chunk's prepared sites are released (GEOS grows their indexes on use)
+    from ecogis.siting import prepare_sites
+
+    ss = prepare_sites(batch[1], engine.crs, engine.rulebook.categories)
+    assert shapely.is_prepared(ss.geoms).all()
+    it = engine.check_chunks(ss, chunk=100)
+    next(it)
+    next(it)
+    prepared = shapely.is_prepared(ss.geoms)
+    assert not prepared[:100].any() and prepared[200:].all()
 
 
 def test_check_jsonl_and_json_streamed(run_cli, workspace, batch, tmp_path):  # noqa: F811

@@ -91,3 +91,25 @@ def test_damaged_cache_is_rebuilt_and_disk_can_be_off(ws_copy, sites):
     siting_cache.clear_memo()
     engine_for(ws_copy, disk=False)
     assert not siting_cache.cache_dir(ws_copy).exists()
+
+
+def test_cached_engine_keeps_the_role_columns(ws_copy, sites):
+    """A layer whose fields carry bureau names (名称, HXLX): the cached engine has the same
+    role columns (name, type) Workspace.read adds, so hits name the same features."""
+    ws = Workspace.open(ws_copy)
+    red = next(i.name for i in ws.layers() if i.kind == "redline")
+    gdf = ws.read(red, roles=False)
+    gdf = gdf.drop(columns=[c for c in ("name",) if c in gdf.columns])
+    gdf["名称"] = [f"红线{i}" for i in range(len(gdf))]
+    gdf["HXLX"] = "生物多样性维护"
+    ws.write(red, gdf, "redline")
+    siting_cache.clear_memo()
+    built = engine_for(ws_copy)
+    siting_cache.clear_memo()
+    loaded = engine_for(ws_copy)
+    assert {"name", "type", "名称", "HXLX"} <= set(built.layers[red].gdf.columns)
+    assert list(loaded.layers[red].gdf.columns) == list(built.layers[red].gdf.columns)
+    got = loaded.check(sites).site_dicts()
+    assert got == built.check(sites).site_dicts() == _fresh(ws_copy).check(sites).site_dicts()
+    names = {h["name"] for s in got for h in s["hits"] if h["layer"] == red}
+    assert names and all(n.startswith("红线") for n in names)

@@ -97,6 +97,7 @@ def test_gpkg_metadata_equals_pyogrio(workspace, tmp_path):
         assert got["crs"] == ref["crs"]
         assert got["geometry_type"] == ref["geometry_type"]
         assert got["features"] == ref["features"]
+        assert got["fields"] == [str(f) for f in ref["fields"]]
         assert got["total_bounds"] == pytest.approx(tuple(ref["total_bounds"]), abs=0)
     # a GeoPackage written by GDAL directly (no ecogis tables), 3D points
     other = tmp_path / "z.gpkg"
@@ -104,8 +105,8 @@ def test_gpkg_metadata_equals_pyogrio(workspace, tmp_path):
                      crs=4326).to_file(other, layer="pz")
     ref = pyogrio.read_info(other, layer="pz")
     got = gpkg.table_info(other, "pz")
-    assert (got["geometry_type"], got["crs"], got["features"]) == (
-        ref["geometry_type"], ref["crs"], ref["features"])
+    assert (got["geometry_type"], got["crs"], got["features"], got["fields"]) == (
+        ref["geometry_type"], ref["crs"], ref["features"], [str(f) for f in ref["fields"]])
 
 
 def test_lazy_help_matches_each_module():

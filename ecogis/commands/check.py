@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+from ecogis.engine import add_engine_arguments
 from ecogis.errors import InputError
 from ecogis.report import emit, format_table, nonnegative_float, positive_int
 from ecogis.rules import VERDICT_ZH, VERDICTS, load_rulebook
@@ -61,9 +62,10 @@ def register(sub) -> None:
     p.add_argument("--geometry", action="store_true",
                    help="echo each site's geometry (lon/lat GeoJSON) in json/jsonl; always "
                    "done for --wkt/--lonlat sites, which have no file to refer back to")
-    p.add_argument("--chunk", type=positive_int, default=20_000, metavar="N",
+    add_engine_arguments(p)
+    p.add_argument("--chunk", type=positive_int, default=5_000, metavar="N",
                    help="json/jsonl: check and write the sites N at a time (bounded memory; "
-                   "default 20000)")
+                   "default 5000)")
     p.add_argument("--output", "-o", metavar="FILE", help="write the output to FILE")
     p.add_argument("--unit", help="area unit of the table and reports (default m²; reports and "
                    "tables show 公顷 and 亩 beside it): " + ", ".join(AREA_UNITS))
@@ -146,7 +148,13 @@ def run(args) -> int:
         engine = (ENGINE_FOR or engine_for)(ws, rulebook)
         layers = engine.layers
         if args.format in ("json", "jsonl") and not args.map:
-            return _stream(args, engine, sites_gdf, sites_file, caught, region_note)
+            from ecogis import engine as engines
+
+            with engines.from_args(args):
+                return _stream(args, engine, sites_gdf, sites_file, caught, region_note)
+        if getattr(args, "engine", "local") != "local" or getattr(args, "scheduler", None):
+            raise InputError("--engine dask (and --scheduler) run --format json and jsonl",
+                             fix="add --format json (or jsonl), or drop --engine")
         result = engine.check(sites_gdf, category=args.category, width_m=args.width,
                               radius_m=args.radius, method=args.method, file=sites_file)
     notes = [str(w.message) for w in caught]
@@ -193,9 +201,11 @@ def _stream(args, engine, sites_gdf, sites_file, caught, region_note) -> int:
     from ecogis.rules import SEVERITY
 
     geometry = bool(args.geometry) or sites_file is None
-    chunks = engine.check_chunks(sites_gdf, chunk=args.chunk, category=args.category,
-                                 width_m=args.width, radius_m=args.radius, method=args.method,
-                                 file=sites_file)
+    from ecogis import engine as engines
+
+    chunks = engines.check_chunks(engine, sites_gdf, chunk=args.chunk, category=args.category,
+                                  width_m=args.width, radius_m=args.radius, method=args.method,
+                                  file=sites_file)
     first = next(chunks)
     counts = dict.fromkeys(VERDICTS, 0)
     totals = {"farmland_m2": 0.0, "compensation_m2": 0.0}

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from ecogis import engine as engines
 from ecogis.areas import zone_layer
 from ecogis.conflicts import load_conflict_rules
 from ecogis.crs import crs_label
+from ecogis.engine import add_engine_arguments
 from ecogis.errors import InputError
 from ecogis.jsonstream import Stream, records, write_document
 from ecogis.measure import METHODS
@@ -55,6 +57,7 @@ def register(sub) -> None:
     p.add_argument("--fail-on", choices=SEVERITY_CHOICES,
                    help="exit 1 when a conflict of this severity or worse is found")
     p.add_argument("--workers", type=int, help="threads (default: CPUs, or $ECOGIS_WORKERS)")
+    add_engine_arguments(p)
     add_format_argument(p, choices=("table", "json", "csv", "xlsx"))
     p.add_argument("--output", "-o", metavar="FILE", help="write csv/xlsx to FILE (csv: one "
                    "file per table: FILE, then FILE-stem.rules.csv, .conflicts.csv ...)")
@@ -67,7 +70,7 @@ def run(args) -> int:
     if args.out and Path(args.out).resolve() == Path(str(args.workspace).split(":")[0]).resolve():
         raise InputError("--out would overwrite the workspace", file=args.out,
                          fix="write conflicts to a new .gpkg file")
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught, engines.from_args(args):
         warnings.simplefilter("always")
         _, all_layers = load_target(args.workspace)
         if args.layers:
