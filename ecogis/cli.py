@@ -54,6 +54,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "overlaps": ("overlaps", "三线冲突: overlap matrix of layers, conflict polygons, per town"),
     "plans": ("plans", "list, validate and show plan files (declared figures, indicators)"),
     "reconcile": ("reconcile", "declared plan figures beside the measured layers"),
+    "rules": ("rules", "list the siting rulebook as a coverage table (layers/rules/*.toml)"),
     "serve": ("serve", "HTTP service: siting checks, layers, areas, reports (API keys)"),
     "topology": ("topology", "topology checks: self-overlaps, gaps in coverages, slivers"),
 }

@@ -710,6 +710,12 @@ class _Builder:
             parks.append(("遂潼涪江创新产业园（安居片区）", "市级",
                           shapely.intersection(xm, shapely.Point(c).buffer(500.0))))
         self.parks = parks
+        # one 建设用地污染地块 (000 L1321/L1323 name the 污染地块名录 and its 负面清单; the plan
+        # lists no site: illustrative), inside the development-zone park
+        q = shapely.get_coordinates(park1.point_on_surface())[0]
+        self.contaminated = [("安居经济开发区原化工地块（示意）", "化工",
+                              "未达到风险管控、修复目标", "住宅；学校；医院；养老",
+                              shapely.intersection(_square(q, 150.0), park1))]
         ugb_all = shapely.union_all([self.ugb_main, self.lobe, *[g for _, g in self.ugb_towns]])
         self.redline_union = shapely.union_all([*[g for _, g in self.redline_feats], self.patch])
         prio = shapely.intersection(shapely.union_all(
@@ -724,6 +730,14 @@ class _Builder:
             (f"ZH{code}20001", "安居区城镇重点管控单元", "重点管控", key_town),
             (f"ZH{code}20002", "安居区产业园区重点管控单元", "重点管控", key_park),
             (f"ZH{code}30001", "安居区一般管控单元", "一般管控", general),
+        ]
+        # 空间布局约束 per unit (illustrative lists in the spirit of 000 L1256/L1297: the real
+        # 遂宁市“三线一单” lists are not in the plan): forbidden / restricted categories
+        self.env_unit_lists = [
+            ("化工；涉重金属；矿产开采；工业园区", "工业；畜禽养殖；旅游"),
+            ("化工；涉重金属；冶炼", "工业；两高"),
+            ("", "两高；冶炼；造纸；印染；制革"),
+            ("化工园区", "化工；涉重金属"),
         ]
         # sample project sites for siting checks; categories are aliases of
         # layers/categories.toml (工业 industrial, 学校 livelihood, 养殖 livestock, 旅游 tourism)
@@ -746,6 +760,29 @@ class _Builder:
         p = self.arcs.point((a + b) / 2)
         sites.append(("S5", "拟建游船码头", "旅游", _square((p.x, p.y), 80.0),
                       "琼江种质资源保护区核心区内"))
+        # issue 12: a 重大民生保障 project in the redline (conditional: 不可避让论证, 000 L1364)
+        # and a water-supply intake in a level-1 zone (not forbidden: 水污染防治法 §65)
+        farm = shapely.STRtree(self.parcel_cells[: self.n_farm])
+        water = shapely.union_all([*self.river_lines.values(), *[g for _, g in self.reservoirs]])
+        keep_out = shapely.union_all([self.reserve_union, self.ws_union,
+                                      shapely.buffer(water, 40.0)])  # beyond the 5-10 m setback
+        for _, strip in [*self.redline_feats, ("patch", self.patch)]:
+            free = shapely.difference(strip, keep_out)
+            if free.is_empty:
+                continue
+            q = shapely.get_coordinates(free.point_on_surface())[0]
+            sq = _square(q, 30.0)
+            if sq.within(strip) and not sq.intersects(keep_out) and \
+                    not len(farm.query(sq, predicate="intersects")):
+                sites.append(("S6", "拟建琼江应急供水保障工程（重大民生保障）", "重大民生保障", sq,
+                              "生态保护红线内，无法避让"))
+                break
+        if res is not None:
+            edge = shapely.get_coordinates(
+                shapely.LineString(res.exterior.coords).interpolate(0.25, normalized=True))[0]
+            intake = shapely.intersection(_square(edge, 40.0), lvl1)
+            sites.append(("S7", f"拟建{res_name}取水工程", "供水工程", intake,
+                          f"{res_name}一级保护区内（取水口）"))
         self.sites = sites
 
     def forest(self) -> None:
@@ -979,8 +1016,24 @@ class _Builder:
             note=f"parks named in {doc} L14, pocket parks and a buffer strip, drawn"))
         out.append(DemoLayer("env_unit", "env_unit", self._gdf(
             {"code": [c for c, *_ in self.env_units], "name": [n for _, n, _, _ in self.env_units],
-             "category": [c for _, _, c, _ in self.env_units]}, [g for *_, g in self.env_units]),
-            source=src, note="环境管控单元 derived from the other layers (a coverage)"))
+             "category": [c for _, _, c, _ in self.env_units],
+             "forbidden": [f for f, _ in self.env_unit_lists],
+             "restricted": [r for _, r in self.env_unit_lists]}, [g for *_, g in self.env_units]),
+            source=src, note="环境管控单元 derived from the other layers (a coverage); "
+            "forbidden/restricted: illustrative 空间布局约束 lists (category names)"))
+        bank = next(g for n, _, g in self.eco_parts if n == "琼江岸线保护区和保留区")
+        out.append(DemoLayer("shoreline", "shoreline", self._gdf(
+            {"name": ["琼江岸线保护区和保留区"], "river": ["琼江"], "function": ["岸线保护区"]},
+            [bank]), source=src,
+            note=f"the 琼江岸线保护区和保留区 part of the 生态控制区 ({doc} L1371) as a shoreline "
+            "functional zone"))
+        out.append(DemoLayer("contaminated_site", "contaminated_site", self._gdf(
+            {"name": [c[0] for c in self.contaminated], "industry": [c[1] for c in self.contaminated],
+             "status": [c[2] for c in self.contaminated],
+             "forbidden": [c[3] for c in self.contaminated]},
+            [c[4] for c in self.contaminated]), source=src,
+            note=f"one illustrative 污染地块 with its 开发利用负面清单 ({doc} L1321); the plan "
+            "names no site"))
         out.append(DemoLayer("sample_sites", "site", self._gdf(
             {"id": [s[0] for s in self.sites], "name": [s[1] for s in self.sites],
              "category": [s[2] for s in self.sites], "note": [s[4] for s in self.sites]},

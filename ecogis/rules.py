@@ -3,8 +3,11 @@
 A rulebook is data: ``layers/rules/*.toml``, one ``[[rules]]`` record per rule, and
 ``layers/categories.toml`` for the project categories the rules concern. The national
 baseline (``region = "national"``) always applies; a regional file adds the seed rules of
-its plan on top. Rules of different files never relax each other: the verdict of a site is
-the most severe verdict of its hits.
+its plan on top. Rules of different files do not relax each other unless a rule says so:
+``overrides = ["national.redline.default"]`` lets a regional rule refine or relax a national
+one for the categories it names (its own rule wins on the (site, feature) pairs it matches,
+and the report says which rule won and why). Otherwise the verdict of a site is the most
+severe verdict of its hits.
 
 Inside one file, rules that share a ``topic`` compete: for a given site and feature only the
 rules whose category is the most specific match of the site's category apply (``chemical``
@@ -37,7 +40,14 @@ VERDICT_ZH: dict[str, str] = {
     "allowed": "允许",
 }
 #: spatial tests a rule can ask for
-TESTS: tuple[str, ...] = ("intersects", "within", "band", "outside")
+TESTS: tuple[str, ...] = ("intersects", "within", "band", "outside", "in_catchment", "upstream")
+#: values of the site attribute ``construction`` (建设性质)
+CONSTRUCTION: dict[str, str] = {"new": "新建", "expansion": "扩建", "rebuild": "改建"}
+CONSTRUCTION_ALIASES: dict[str, str] = {
+    "new": "new", "新建": "new", "新增": "new",
+    "expansion": "expansion", "extension": "expansion", "扩建": "expansion", "改扩建": "expansion",
+    "rebuild": "rebuild", "reconstruction": "rebuild", "改建": "rebuild", "重建": "rebuild",
+}
 ANY = "*"
 #: specificity of a ``*`` match (larger = less specific)
 ANY_RANK = 1000
@@ -47,9 +57,13 @@ _PARAM_KEYS = {"value", "unit", "given", "note", "citation"}
 _RULE_KEYS = {
     "id", "name_zh", "kind", "where", "groups", "categories", "test", "distance_m", "band_m",
     "distance_field", "topic", "verdict", "procedures", "approval", "compensation", "citation",
-    "note",
+    "note", "overrides", "override_reason", "construction", "area_over_m2", "capacity_over",
+    "capacity_below", "feature_categories", "near_m", "plan_rule",
 }
-_CITATION_KEYS = {"document", "clause", "file", "line", "quote", "verified", "note"}
+_CAPACITY_KEYS = {"value", "unit"}
+_CITATION_KEYS = {"document", "clause", "file", "line", "quote", "verified", "note",
+                  "restated_in"}
+_RESTATED_KEYS = {"file", "line", "quote"}
 _COMPENSATION_KEYS = {"type", "ratio", "note"}
 _CATEGORY_KEYS = {"name_zh", "name_en", "parents", "aliases", "note"}
 _ID_RE = re.compile(r"^[a-z][a-z0-9_.\-]*$")
@@ -222,6 +236,8 @@ class Citation:
     quote: str = ""
     verified: bool = True
     note: str = ""
+    #: seed lines where a plan restates this (national) rule: ((file, line, quote), ...)
+    restated_in: tuple[tuple[str, int, str], ...] = ()
 
     def text(self) -> str:
         """One-line citation: ``《document》 clause (file L123)``."""
@@ -229,7 +245,7 @@ class Citation:
         if self.file:
             out += f" ({self.file}" + (f" L{self.line}" if self.line else "") + ")"
         if not self.verified:
-            out += " [clause from memory, verify]"
+            out += " [wording not quoted, verify]"
         return out
 
     def as_dict(self) -> dict[str, Any]:
@@ -241,6 +257,9 @@ class Citation:
             d["line"] = self.line
         if self.quote:
             d["quote"] = self.quote
+        if self.restated_in:
+            d["restated_in"] = [{"file": f, "line": ln, "quote": q}
+                                for f, ln, q in self.restated_in]
         return d
 
 
@@ -281,6 +300,34 @@ class Rule:
     compensation_ratio: float = 0.0
     note: str = ""
     params: tuple[str, ...] = ()
+    overrides: tuple[str, ...] = ()
+    override_reason: str = ""
+    construction: tuple[str, ...] = ()
+    area_over_m2: float | None = None
+    capacity_over: tuple[float, str] | None = None
+    capacity_below: tuple[float, str] | None = None
+    feature_categories: str | None = None
+    near_m: float | None = None
+    plan_rule: str = ""
+
+    @property
+    def site_filtered(self) -> bool:
+        """True when the rule binds only sites with certain attributes (construction, size)."""
+        return bool(self.construction) or self.area_over_m2 is not None \
+            or self.capacity_over is not None or self.capacity_below is not None
+
+    def describe_site_filter(self) -> str:
+        """``改建/扩建；规模 ≥ 10 蒸吨/小时`` (empty when the rule binds every site)."""
+        out = []
+        if self.construction:
+            out.append("/".join(CONSTRUCTION[c] for c in self.construction))
+        if self.area_over_m2 is not None:
+            out.append(f"面积 ≥ {self.area_over_m2:g} m²")
+        if self.capacity_over is not None:
+            out.append(f"规模 ≥ {self.capacity_over[0]:g} {self.capacity_over[1]}")
+        if self.capacity_below is not None:
+            out.append(f"规模 < {self.capacity_below[0]:g} {self.capacity_below[1]}")
+        return "；".join(out)
 
     @property
     def severity(self) -> int:
@@ -315,6 +362,11 @@ class Rule:
             return f"距离 ≤ {d}{fld}"
         if self.test == "band":
             return f"距离 {self.band_m[0]:g}–{self.band_m[1]:g} m{fld}"
+        if self.test == "in_catchment":
+            return "位于汇水范围（单元）内"
+        if self.test == "upstream":
+            return (f"位于河流上游：距河道 ≤ {self.near_m:g} m，沿河向下游 ≤ "
+                    f"{self.distance_m:g} m 到达要素")
         return "位于图层范围之外"
 
 
@@ -360,6 +412,9 @@ class _RuleFile:
     aliases: tuple[str, ...]
     params: dict[str, Param]
     rules: tuple[Rule, ...]
+    #: plan rules (R#) the file does not encode, with the reason
+    not_encoded: tuple[tuple[str, str], ...] = ()
+    source: str = ""
 
 
 def _err(msg: str, path: Path, fix: str) -> DataFileError:
@@ -396,9 +451,17 @@ def _parse_citation(raw: Any, what: str, path: Path) -> Citation:
     line = raw.get("line")
     if line is not None and (not isinstance(line, int) or line <= 0):
         raise _err(f"{what}: citation line must be a positive integer", path, "fix the line")
+    restated = []
+    for i, rs in enumerate(raw.get("restated_in", []) or []):
+        if not isinstance(rs, dict) or not rs.get("file") or not isinstance(rs.get("line"), int) \
+                or not rs.get("quote"):
+            raise _err(f"{what}: citation restated_in[{i}] needs file, line and quote", path,
+                       "write restated_in = [{ file = \"00x_….txt\", line = 12, quote = \"…\" }]")
+        check_keys(rs, _RESTATED_KEYS, f"{what} citation restated_in[{i}]", path)
+        restated.append((str(rs["file"]), int(rs["line"]), str(rs["quote"])))
     return Citation(document=doc, clause=clause, file=str(raw.get("file", "")), line=line,
                     quote=str(raw.get("quote", "")), verified=bool(raw.get("verified", True)),
-                    note=str(raw.get("note", "")))
+                    note=str(raw.get("note", "")), restated_in=tuple(restated))
 
 
 def _parse_rule(spec: Any, index: int, path: Path, rulebook: str, kinds: KindRegistry,
@@ -484,11 +547,53 @@ def _parse_rule(spec: Any, index: int, path: Path, rulebook: str, kinds: KindReg
         if "distance_m" in spec:
             raise _err(f"{what}: distance_m belongs to test = \"within\"", path,
                        "remove distance_m")
+    elif test == "upstream":
+        if "distance_m" not in spec or "near_m" not in spec:
+            raise _err(f"{what}: an upstream test needs distance_m (along the river, metres) "
+                       "and near_m (site to river, metres)", path,
+                       "add distance_m = 10000 and near_m = 500")
+        distance_m = _number(spec["distance_m"], f"{what} distance_m", path, params, used,
+                             overrides)
+        for k in ("band_m", "distance_field"):
+            if k in spec:
+                raise _err(f"{what}: {k} has no meaning for test = {test!r}", path,
+                           f"remove {k}")
     else:
         for k in ("distance_m", "band_m", "distance_field"):
             if k in spec:
                 raise _err(f"{what}: {k} has no meaning for test = {test!r}", path,
                            f"remove {k} or use test = \"within\" / \"band\"")
+    near_m = None
+    if "near_m" in spec:
+        if test != "upstream":
+            raise _err(f"{what}: near_m belongs to test = \"upstream\"", path, "remove near_m")
+        near_m = _number(spec["near_m"], f"{what} near_m", path, params, used, overrides)
+    construction = _as_str_list(spec.get("construction", []), f"{what} construction", path)
+    for c in construction:
+        if c not in CONSTRUCTION:
+            raise _err(f"{what}: construction {c!r} is not one of {list(CONSTRUCTION)}", path,
+                       "write construction = [\"expansion\", \"rebuild\"]")
+    area_over = None
+    if "area_over_m2" in spec:
+        area_over = _number(spec["area_over_m2"], f"{what} area_over_m2", path, params, used,
+                            overrides)
+    capacity: dict[str, tuple[float, str] | None] = {}
+    for key in ("capacity_over", "capacity_below"):
+        raw_c = spec.get(key)
+        if raw_c is None:
+            capacity[key] = None
+            continue
+        if not isinstance(raw_c, dict) or "value" not in raw_c or not raw_c.get("unit"):
+            raise _err(f"{what}: {key} must be {{ value = N, unit = \"...\" }}", path,
+                       f"write {key} = {{ value = 10, unit = \"蒸吨/小时\" }}")
+        check_keys(raw_c, _CAPACITY_KEYS, f"{what} {key}", path)
+        capacity[key] = (_number(raw_c["value"], f"{what} {key}.value", path, params, used,
+                                 overrides), str(raw_c["unit"]))
+    feature_categories = spec.get("feature_categories")
+    if feature_categories is not None and feature_categories not in fields:
+        raise _err(f"{what}: feature_categories {feature_categories!r} is not a field of kind "
+                   f"{kind_id!r}", path, f"use one of {sorted(fields)}")
+    rule_overrides = _as_str_list(spec.get("overrides", []), f"{what} overrides", path)
     comp = spec.get("compensation")
     ctype, cratio = "", 0.0
     if comp is not None:
@@ -511,12 +616,17 @@ def _parse_rule(spec: Any, index: int, path: Path, rulebook: str, kinds: KindReg
         topic=str(spec.get("topic", "")), procedures=procedures,
         approval=str(spec.get("approval", "")), compensation_type=ctype,
         compensation_ratio=float(cratio), note=str(spec.get("note", "")), params=tuple(used),
+        overrides=rule_overrides, override_reason=str(spec.get("override_reason", "")),
+        construction=construction, area_over_m2=area_over,
+        capacity_over=capacity["capacity_over"], capacity_below=capacity["capacity_below"],
+        feature_categories=feature_categories, near_m=near_m,
+        plan_rule=str(spec.get("plan_rule", "")),
     )
 
 
 def _parse_rule_file(raw: Mapping[str, Any], path: Path, kinds: KindRegistry,
                      cats: CategoryRegistry, overrides: Mapping[str, Any]) -> _RuleFile:
-    check_keys(raw, {"rulebook", "params", "rules"}, "the file", path)
+    check_keys(raw, {"rulebook", "params", "rules", "not_encoded"}, "the file", path)
     head = raw.get("rulebook")
     if not isinstance(head, dict) or not head.get("region"):
         raise _err("missing [rulebook] table with region", path,
@@ -543,9 +653,27 @@ def _parse_rule_file(raw: Mapping[str, Any], path: Path, kinds: KindRegistry,
         raise _err("rules must be an array of tables", path, "write each rule as [[rules]]")
     rules = tuple(_parse_rule(spec, i, path, region, kinds, cats, params, overrides)
                   for i, spec in enumerate(rules_raw))
+    if region == "national":  # the baseline quotes its law, or says it does not
+        for spec, r in zip(rules_raw, rules, strict=True):
+            c = spec.get("citation") or {}
+            if "verified" not in c and not r.citation.quote:
+                raise _err(f"rule {r.id!r}: the citation neither quotes the text nor says "
+                           "verified = false", path,
+                           "add quote = \"...\" (the wording) or verified = false")
+            if r.citation.verified and not r.citation.quote:
+                raise _err(f"rule {r.id!r}: verified = true needs the quoted wording", path,
+                           "add quote = \"...\" or set verified = false")
+    not_encoded = []
+    for i, ne in enumerate(raw.get("not_encoded", []) or []):
+        if not isinstance(ne, dict) or not ne.get("plan_rule") or not ne.get("reason"):
+            raise _err(f"not_encoded[{i}] needs plan_rule and reason", path,
+                       "write [[not_encoded]] plan_rule = \"R4\", reason = \"...\"")
+        check_keys(ne, {"plan_rule", "reason"}, f"not_encoded[{i}]", path)
+        not_encoded.append((str(ne["plan_rule"]), str(ne["reason"])))
     return _RuleFile(path=path, region=region, name_zh=str(head.get("name_zh", region)),
                      aliases=_as_str_list(head.get("aliases", []), "[rulebook] aliases", path),
-                     params=params, rules=rules)
+                     params=params, rules=rules, not_encoded=tuple(not_encoded),
+                     source=str(head.get("source", "")))
 
 
 def rules_dir() -> Path:
@@ -573,6 +701,23 @@ def load_rule_files(directory: str | Path | None = None, *, kinds: KindRegistry 
                                     f"{rf.path.name})", file=str(rf.path),
                                     fix="give every rule a unique id")
             seen[r.id] = rf.path.name
+    by_id = {r.id: r for rf in out for r in rf.rules}
+    for rf in out:
+        for r in rf.rules:
+            for t in r.overrides:
+                target = by_id.get(t)
+                if target is None:
+                    raise DataFileError(f"rule {r.id!r} overrides unknown rule {t!r}",
+                                        file=str(rf.path), fix="name an existing rule id")
+                if target.kind != r.kind:
+                    raise DataFileError(
+                        f"rule {r.id!r} (kind {r.kind}) overrides {t!r} of kind "
+                        f"{target.kind}", file=str(rf.path),
+                        fix="a rule can override only a rule of the same layer kind")
+                if target.rulebook not in ("national", r.rulebook):
+                    raise DataFileError(f"rule {r.id!r} overrides {t!r} of another region",
+                                        file=str(rf.path),
+                                        fix="override national rules or rules of the same file")
     pseen: dict[str, str] = {}
     for rf in out:
         for name in rf.params:
@@ -665,3 +810,53 @@ def most_severe(verdicts: Iterable[str]) -> str:
         if SEVERITY[v] > SEVERITY[best]:
             best = v
     return best
+
+
+def verify_rule_citations(region: str | None, seeds_dir: str | Path, *,
+                          directory: str | Path | None = None) -> list[str]:
+    """Check the seed citations of a rulebook's rules; return the problems found.
+
+    Every rule of ``region`` (and every national rule that cites a seed file) whose citation
+    names a seed file must cite an existing line, and each piece of its quote (pieces are
+    separated by ``……``) must occur in that line, white space and full-width forms aside.
+    Regional rules must cite a seed file, a line and a quote.
+    """
+    from ecogis.plans import _norm
+
+    problems: list[str] = []
+    cache: dict[str, list[str] | None] = {}
+    for rf in load_rule_files(directory):
+        if rf.region not in ("national", region):
+            continue
+        for r in rf.rules:
+            c = r.citation
+            for f, ln, q in c.restated_in:
+                if f not in cache:
+                    p = Path(seeds_dir) / f
+                    cache[f] = (p.read_text(encoding="utf-8").splitlines() if p.is_file()
+                                else None)
+                lines = cache[f]
+                if lines is None or ln > len(lines) or _norm(q) not in _norm(lines[ln - 1]):
+                    problems.append(f"rule {r.id}: restated quote {q!r} not in {f} L{ln}")
+            if rf.region != "national" and not (c.file and c.line and c.quote):
+                problems.append(f"rule {r.id}: a seed rule needs citation file, line and quote")
+                continue
+            if not c.file:
+                continue
+            if c.file not in cache:
+                p = Path(seeds_dir) / c.file
+                cache[c.file] = (p.read_text(encoding="utf-8").splitlines() if p.is_file()
+                                 else None)
+                if cache[c.file] is None:
+                    problems.append(f"seed file {c.file} not found in {seeds_dir}")
+            lines = cache[c.file]
+            if lines is None:
+                continue
+            if not c.line or c.line > len(lines):
+                problems.append(f"rule {r.id}: {c.file} has {len(lines)} lines; L{c.line} cited")
+                continue
+            text = _norm(lines[c.line - 1])
+            for piece in c.quote.split("……"):
+                if _norm(piece) not in text:
+                    problems.append(f"rule {r.id}: quote {piece!r} not in {c.file} L{c.line}")
+    return problems

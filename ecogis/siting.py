@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +39,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+import shapely.ops
 from pyproj import CRS, Proj
 
 from ecogis.crs import CGCS2000, CHINA_LONLAT, crs_label, gk_zone_of, metric_crs, transformer
@@ -46,6 +48,7 @@ from ecogis.fields import unique_labels
 from ecogis.kinds import Kind
 from ecogis.measure import geodesic_area
 from ecogis.rules import (
+    CONSTRUCTION_ALIASES,
     SEVERITY,
     VERDICT_ZH,
     CategoryRegistry,
@@ -64,6 +67,10 @@ MAX_PART_VERTICES = 256
 METHODS = ("ellipsoidal", "projected")
 #: kinds whose overlap is reported per site as occupied farmland
 FARMLAND_KIND = "farmland"
+#: kind of the river network the ``upstream`` test walks (line direction = flow direction)
+RIVER_KIND = "river"
+#: river line ends closer than this (m) are one node of the network
+NODE_SNAP_M = 1.0
 #: kind whose parcels give each site's 压占 by 地类 (``site["landuse"]``)
 LANDUSE_KIND = "landuse"
 #: compensation type of permanent-farmland 补划 (reported as compensation_m2)
@@ -379,6 +386,12 @@ class SiteSet:
     crs: CRS
     names: list[str | None]
     extra: list[dict[str, Any]]
+    #: 建设性质 of each site: new | expansion | rebuild (``new`` when not given)
+    construction: np.ndarray | None = None
+    #: declared capacity of each site (NaN when not given), in the unit the rules name
+    capacity: np.ndarray | None = None
+    #: sites refused as bad input (unknown category ...): {"id", "error"}; not checked
+    errors: list[dict[str, Any]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -389,7 +402,11 @@ class SiteSet:
                        self.geoms[start:stop], self.source[start:stop],
                        self.geometry_types[start:stop], self.radius_m[start:stop],
                        self.width_m[start:stop], self.crs, self.names[start:stop],
-                       self.extra[start:stop])
+                       self.extra[start:stop],
+                       construction=(None if self.construction is None
+                                     else self.construction[start:stop]),
+                       capacity=None if self.capacity is None else self.capacity[start:stop],
+                       errors=list(self.errors) if start == 0 else [])
 
     @property
     def areal(self) -> np.ndarray:
@@ -454,8 +471,23 @@ def prepare_sites(gdf: gpd.GeoDataFrame, crs: CRS, categories: CategoryRegistry,
     usecol = _column(gdf, "use", "用途", "地块用途")
     catvals = catcol.to_numpy(dtype=object) if catcol is not None else None
     usevals = usecol.to_numpy(dtype=object) if usecol is not None else None
+    conscol = _column(gdf, "construction", "建设性质", "建设类型")
+    consvals = conscol.to_numpy(dtype=object) if conscol is not None else None
     cats: list[str] = []
+    construction: list[str] = []
     resolved: dict[Any, str] = {}
+    errors: list[dict[str, Any]] = []  # per site: the rest of the batch is still checked
+    if consvals is None:
+        construction = ["new"] * n
+    else:  # 建设性质: new | expansion | rebuild (Chinese aliases), blank = new
+        raw_c = pd.Series(consvals, dtype=object)
+        blank = raw_c.isna() | (raw_c.astype(str).str.strip() == "")
+        mapped = raw_c.astype(str).str.strip().str.lower().map(CONSTRUCTION_ALIASES)
+        construction = np.where(blank, "new", mapped.fillna("new")).tolist()
+        for i in np.flatnonzero(~blank.to_numpy() & mapped.isna().to_numpy()):
+            err = InputError(f"unknown construction {consvals[i]!r}", file=file,
+                             feature=ids[i], fix="write new/expansion/rebuild (新建/扩建/改建)")
+            errors.append({"index": int(i), "id": ids[i], "error": str(err), "exc": err})
     for i in range(n):
         v = catvals[i] if catvals is not None else None
         if v is not None and not (isinstance(v, float) and math.isnan(v)) and v in resolved:
@@ -472,8 +504,30 @@ def prepare_sites(gdf: gpd.GeoDataFrame, crs: CRS, categories: CategoryRegistry,
                                  fix="add a category column or pass --category ID")
             cats.append(default)
         else:
-            resolved[v] = categories.resolve(v, file=file, feature=ids[i]).id
+            try:
+                resolved[v] = categories.resolve(v, file=file, feature=ids[i]).id
+            except InputError as err:
+                errors.append({"index": i, "id": ids[i], "error": str(err), "exc": err})
+                cats.append("")
+                continue
             cats.append(resolved[v])
+    capcol = _column(gdf, "capacity", "规模", "设计规模")
+    capacity = (pd.to_numeric(capcol, errors="coerce").to_numpy(dtype=float)
+                if capcol is not None else np.full(n, np.nan))
+    if errors:
+        bad_idx = {e["index"] for e in errors}
+        if len(bad_idx) == n:
+            raise errors[0]["exc"]
+        keep = np.array([i not in bad_idx for i in range(n)])
+        gdf = gdf[keep]
+        ids = [x for x, k in zip(ids, keep, strict=True) if k]
+        cats = [x for x, k in zip(cats, keep, strict=True) if k]
+        construction = [x for x, k in zip(construction, keep, strict=True) if k]
+        capacity = capacity[keep]
+        n = len(gdf)
+        for e in errors:
+            e.pop("index")
+            e.pop("exc")
     radius = _positive(_column(gdf, "radius_m", "radius"), n, radius_m, "radius_m", ids, file)
     width = _positive(_column(gdf, "width_m", "width"), n, width_m, "width_m", ids, file)
     namecol = _column(gdf, "name", "名称", "地块名称")
@@ -536,7 +590,8 @@ def prepare_sites(gdf: gpd.GeoDataFrame, crs: CRS, categories: CategoryRegistry,
         ids=ids, categories=cats, geoms=out, source=src,
         geometry_types=[type_names.get(int(t), "Geometry") for t in gtypes],
         radius_m=np.where(dims == 0, radius, np.nan), width_m=np.where(dims == 1, width, np.nan),
-        crs=crs, names=names, extra=extra,
+        crs=crs, names=names, extra=extra, construction=np.asarray(construction, dtype=object),
+        capacity=capacity, errors=errors,
     )
 
 
@@ -570,6 +625,12 @@ class Hit:
     #: distinct names of the hit's features (name, else BSM, else 图斑编号 role), in the order
     #: of ``features``
     names: list[str] = field(default_factory=list)
+    #: rules this hit's rule displaced on this site (``overrides`` in the rulebook)
+    overrides: list[str] = field(default_factory=list)
+    #: for a displaced hit: the rule that won, and why
+    overridden_by: str = ""
+    precedence: str = ""
+    site_filter: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         d = {
@@ -587,6 +648,14 @@ class Hit:
             d["compensation_m2"] = self.compensation_m2
         if self.note:
             d["note"] = self.note
+        if self.overrides:
+            d["overrides"] = list(self.overrides)
+        if self.overridden_by:
+            d["overridden_by"] = self.overridden_by
+        if self.precedence:
+            d["precedence"] = self.precedence
+        if self.site_filter:
+            d["site_filter"] = self.site_filter
         return d
 
 
@@ -608,6 +677,18 @@ class SiteResult:
     width_m: float | None = None
     name: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: hits displaced by a more specific rule (``overrides``): not part of the verdict
+    overridden: list[Hit] = field(default_factory=list)
+    construction: str = "new"
+
+    @property
+    def procedures(self) -> list[str]:
+        """Procedures of the hits that decide the verdict (most severe first, no repeats)."""
+        out: list[str] = []
+        for h in self.hits:
+            if h.verdict == self.verdict:
+                out += [p for p in h.procedures if p not in out]
+        return out
 
     def as_dict(self) -> dict[str, Any]:
         d = {
@@ -618,7 +699,11 @@ class SiteResult:
             "farmland_m2": self.farmland_m2, "compensation_m2": self.compensation_m2,
             "compensation": [{"type": k, "area_m2": v} for k, v in self.compensation.items()],
             "hits": [h.as_dict() for h in self.hits],
+            "construction": self.construction,
+            "procedures": self.procedures,
         }
+        if self.overridden:
+            d["overridden"] = [h.as_dict() for h in self.overridden]
         d.update(self.extra)
         return d
 
@@ -639,6 +724,8 @@ class CheckResult:
     workspace: str | None = None
     sites_file: str | None = None
     synthetic: bool = False
+    #: sites refused as bad input (checked no further): {"id", "error"}
+    errors: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
@@ -673,6 +760,7 @@ class CheckResult:
             "compensation_m2": float(sum(s.compensation_m2 for s in self.sites)),
             "sites": list(self.site_dicts(geometry=geometry)),
             "warnings": list(self.notes),
+            "errors": list(self.errors),
         }
         return out
 
@@ -785,9 +873,23 @@ class SitingEngine:
         outside_cov: dict[str, list[tuple[LayerIndex, _Pairs]]] = {}
         farm_pairs: list[tuple[LayerIndex, _Pairs]] = []
 
+        per_site_overridden: list[list[Hit]] = [[] for _ in range(n)]
         rules_by_kind: dict[str, list[Rule]] = {}
+        upstream_rules: list[Rule] = []
+        site_masks: dict[str, np.ndarray] = {}
         for r in self.rulebook.rules:
-            rules_by_kind.setdefault(r.kind, []).append(r)
+            if r.site_filtered:
+                site_masks[r.id] = self._site_mask(r, ss, site_area)
+            if r.test == "upstream":
+                upstream_rules.append(r)
+            else:
+                rules_by_kind.setdefault(r.kind, []).append(r)
+        for r in upstream_rules:
+            missing = [k for k in (r.kind, RIVER_KIND) if not self.layers_of_kind(k)]
+            if missing and self._rule_applies_to_any(r, uniq_cats):
+                not_evaluated.append({
+                    "rule": r.id, "kind": missing[0],
+                    "reason": f"the workspace has no layer of kind {missing[0]!r}"})
         for kind_id, rules in rules_by_kind.items():
             if not self.layers_of_kind(kind_id):
                 for r in rules:
@@ -808,6 +910,9 @@ class SitingEngine:
                                     for r in rules], dtype=np.int64).reshape(len(rules),
                                                                              len(uniq_cats))
             site_rank = rank_by_cat[:, cat_pos] if rules else np.zeros((0, n), dtype=np.int64)
+            for ri, r in enumerate(rules):
+                if r.id in site_masks:
+                    site_rank[ri][~site_masks[r.id]] = -1
             qdist = np.full(n, -1.0)
             for ri, r in enumerate(rules):
                 reach = self._reach(r, li)
@@ -825,7 +930,8 @@ class SitingEngine:
                 farm_pairs.append((li, pairs))
             if not rules:
                 continue
-            matched = self._evaluate(li, rules, site_rank, pairs)
+            matched, displaced = self._evaluate(li, rules, site_rank, pairs, ss, cat_pos,
+                                                uniq_cats)
             for ri, r in enumerate(rules):
                 if r.test == "outside":
                     outside_cov.setdefault(r.id, []).append((li, pairs))
@@ -834,11 +940,25 @@ class SitingEngine:
                 if not sel.any():
                     continue
                 self._emit_hits(li, r, pairs, sel, site_area, per_site_hits, comp)
+            for ti, wi, mask in displaced:
+                self._emit_displaced(li, rules[ti], rules[wi], pairs, mask, site_area,
+                                     per_site_hits, per_site_overridden)
 
         for r in self.rulebook.rules:
             if r.test == "outside" and r.id in outside_cov:
                 self._emit_outside(r, outside_cov[r.id], ss, site_area, method,
-                                   per_site_hits, cat_pos, uniq_cats)
+                                   per_site_hits, cat_pos, uniq_cats, site_masks.get(r.id))
+
+        for r in upstream_rules:
+            if not self.layers_of_kind(r.kind) or not self.layers_of_kind(RIVER_KIND):
+                continue
+            rank = np.array([cats.rank(c, r.categories) for c in uniq_cats],
+                            dtype=np.int64)[cat_pos]
+            concerned = rank >= 0
+            if r.id in site_masks:
+                concerned &= site_masks[r.id]
+            if concerned.any():
+                self._emit_upstream(r, ss, concerned, per_site_hits)
 
         if len(farm_pairs) > 1:  # farmland layers may overlap each other: count their union once
             farmland = self._union_cover(farm_pairs, ss, method, n)
@@ -862,6 +982,8 @@ class SitingEngine:
                 radius_m=None if np.isnan(ss.radius_m[i]) else float(ss.radius_m[i]),
                 width_m=None if np.isnan(ss.width_m[i]) else float(ss.width_m[i]),
                 name=ss.names[i], extra=dict(ss.extra[i]),
+                overridden=per_site_overridden[i],
+                construction=str(ss.construction[i]) if ss.construction is not None else "new",
             ))
             if lu_rows is not None:
                 results[-1].extra["landuse"] = lu_rows[i]
@@ -872,7 +994,7 @@ class SitingEngine:
                      "self_overlapping_pairs": (None if li.overlaps is None
                                                 else len(li.overlaps))}
                     for li in self.layers.values()],
-            not_evaluated=not_evaluated, site_set=ss, engine=self,
+            not_evaluated=not_evaluated, site_set=ss, engine=self, errors=list(ss.errors),
         )
 
     def check_chunks(self, sites: gpd.GeoDataFrame | SiteSet, *, chunk: int = 20_000,
@@ -900,7 +1022,7 @@ class SitingEngine:
     @staticmethod
     def _reach(r: Rule, li: LayerIndex) -> float | None:
         """Return the query distance a rule needs on a layer (None: it binds no feature)."""
-        if r.test in ("intersects", "outside"):
+        if r.test in ("intersects", "outside", "in_catchment"):
             return 0.0
         outer = r.outer_m
         if r.distance_field:
@@ -1056,8 +1178,11 @@ class SitingEngine:
         return out
 
     def _evaluate(self, li: LayerIndex, rules: list[Rule], site_rank: np.ndarray,
-                  pairs: _Pairs) -> np.ndarray:
-        """Return a (rules × pairs) boolean matrix of the rules each pair triggers."""
+                  pairs: _Pairs, ss: SiteSet | None = None, cat_pos: np.ndarray | None = None,
+                  uniq_cats: Sequence[str] = ()
+                  ) -> tuple[np.ndarray, list[tuple[int, int, np.ndarray]]]:
+        """Return a (rules × pairs) boolean matrix of the rules each pair triggers, and the
+        pairs each ``overrides`` rule took from another: ``[(target, winner, mask)]``."""
         npair = len(pairs.site)
         out = np.zeros((len(rules), npair), dtype=bool)
         ranks = np.full((len(rules), npair), _INF, dtype=np.int64)
@@ -1067,6 +1192,12 @@ class SitingEngine:
             m = fok[pairs.feat] & (rk >= 0)
             if r.test in ("intersects", "outside"):
                 m &= pairs.inter
+            elif r.test == "in_catchment":
+                m &= pairs.inter
+                if m.any() and ss is not None:
+                    idx = np.flatnonzero(m)
+                    rep_pt = shapely.point_on_surface(ss.geoms[pairs.site[idx]])
+                    m[idx] = shapely.covers(li.geoms[pairs.feat[idx]], rep_pt)
             else:
                 outer = np.full(npair, np.nan if r.outer_m is None else r.outer_m)
                 if r.distance_field:
@@ -1075,6 +1206,8 @@ class SitingEngine:
                 with np.errstate(invalid="ignore"):
                     m &= ~np.isnan(outer) & (pairs.dist >= r.inner_m)
                     m &= (pairs.dist <= outer) if r.test == "within" else (pairs.dist < outer)
+            if r.feature_categories and m.any() and cat_pos is not None:
+                m &= self._listed(li, r.feature_categories, pairs, cat_pos, uniq_cats)
             out[ri] = m
             ranks[ri] = np.where(m, rk, _INF)
         topics: dict[tuple[str, str], list[int]] = {}
@@ -1087,7 +1220,74 @@ class SitingEngine:
             best = ranks[members].min(axis=0)
             for ri in members:
                 out[ri] &= ranks[ri] == best
-        return out
+        displaced: list[tuple[int, int, np.ndarray]] = []
+        if any(r.overrides for r in rules):
+            pos = {r.id: i for i, r in enumerate(rules)}
+            took = out.copy()
+            for wi, r in enumerate(rules):
+                for t in r.overrides:
+                    ti = pos.get(t)
+                    if ti is None or ti == wi:
+                        continue
+                    mask = took[ti] & took[wi]
+                    if mask.any():
+                        out[ti] &= ~mask
+                        displaced.append((ti, wi, mask))
+        return out, displaced
+
+    @staticmethod
+    def _site_mask(r: Rule, ss: SiteSet, site_area: np.ndarray) -> np.ndarray:
+        """Sites whose attributes (construction, area, capacity) the rule binds."""
+        m = np.ones(len(ss), dtype=bool)
+        if r.construction:
+            cons = ss.construction if ss.construction is not None else np.full(len(ss), "new")
+            m &= np.isin(cons.astype(str), list(r.construction))
+        if r.area_over_m2 is not None:
+            m &= site_area >= r.area_over_m2
+        cap = ss.capacity if ss.capacity is not None else np.full(len(ss), np.nan)
+        with np.errstate(invalid="ignore"):
+            if r.capacity_over is not None:
+                m &= cap >= r.capacity_over[0]
+            if r.capacity_below is not None:
+                m &= cap < r.capacity_below[0]
+        return m
+
+    def _listed(self, li: LayerIndex, fname: str, pairs: _Pairs, cat_pos: np.ndarray,
+                uniq_cats: Sequence[str]) -> np.ndarray:
+        """Pairs whose site category (or an ancestor) the feature lists in field ``fname``.
+
+        A unit's admission list (三线一单 空间布局约束) is data on the feature: category ids
+        or Chinese aliases separated by ``;`` ``、`` ``,`` or spaces.
+        """
+        cats = self.rulebook.categories
+        key = (li.name, fname)
+        cache = self.__dict__.setdefault("_listed_cache", {})
+        if key not in cache:
+            col = li.column(fname)
+            per_feat: list[frozenset[str]] = []
+            for fi, v in enumerate(col if col is not None else [None] * li.n_features):
+                if v is None or (isinstance(v, float) and math.isnan(v)):
+                    per_feat.append(frozenset())
+                    continue
+                ids = set()
+                for name in re.split(r"[;；,，、\s]+", str(v)):
+                    if not name:
+                        continue
+                    c = cats.find(name)
+                    if c is None:
+                        raise InputError(f"{fname} lists unknown project category {name!r}",
+                                         layer=li.name, feature=_plain_id(li.feature_ids[fi]),
+                                         fix="use category ids or aliases of "
+                                         "layers/categories.toml (`ecogis check "
+                                         "--list-categories`)")
+                    ids.add(c.id)
+                per_feat.append(frozenset(ids))
+            cache[key] = per_feat
+        per_feat = cache[key]
+        # (distinct site category × feature) table, then one fancy-index over the pairs
+        table = np.array([[bool(fs & set(cats.ancestry(c))) for fs in per_feat]
+                          for c in uniq_cats], dtype=bool).reshape(len(uniq_cats), len(per_feat))
+        return table[cat_pos[pairs.site], pairs.feat]
 
     @staticmethod
     def _feature_filter(li: LayerIndex, r: Rule) -> np.ndarray:
@@ -1167,8 +1367,187 @@ class SitingEngine:
                 distance_m=float(pairs.dist[rows].min()), rule=r.id, rule_zh=r.name_zh,
                 test=r.describe_test(), verdict=r.verdict, procedures=list(r.procedures),
                 approval=r.approval, citation=citation, compensation_type=ctype,
-                compensation_m2=cm2, note=r.note,
+                compensation_m2=cm2, note=r.note, site_filter=r.describe_site_filter(),
             ))
+
+    def _emit_displaced(self, li: LayerIndex, target: Rule, winner: Rule, pairs: _Pairs,
+                        mask: np.ndarray, site_area: np.ndarray,
+                        per_site_hits: list[list[Hit]],
+                        per_site_overridden: list[list[Hit]]) -> None:
+        """Record the hits ``winner`` displaced (``overrides``): which rule won and why."""
+        n = len(per_site_hits)
+        tmp: list[list[Hit]] = [[] for _ in range(n)]
+        self._emit_hits(li, target, pairs, mask, site_area, tmp, [{} for _ in range(n)])
+        how = {1: "从严", 0: "细化", -1: "放宽"}[int(np.sign(winner.severity - target.severity))]
+        cats = "、".join(self.rulebook.categories[c].name_zh if c in self.rulebook.categories
+                        else "全部类别" for c in winner.categories)
+        reason = (f"{winner.id}（{winner.citation.text()}）对{cats}{how}了 {target.id}"
+                  + (f"：{winner.override_reason}" if winner.override_reason else ""))
+        for si in np.unique(pairs.site[mask]):
+            for h in tmp[si]:
+                h.overridden_by, h.precedence = winner.id, reason
+                h.compensation_type, h.compensation_m2 = "", 0.0
+            per_site_overridden[si].extend(tmp[si])
+            for h in per_site_hits[si]:
+                if h.rule == winner.id and h.layer == li.name and target.id not in h.overrides:
+                    h.overrides.append(target.id)
+                    h.precedence = reason
+
+    def _river_network(self) -> dict[str, Any]:
+        """Directed river segments (split at junctions) and their nodes, built once.
+
+        Each river line runs in its digitised direction, taken as the flow direction; a
+        tributary whose end lies on another river's line splits that line there.
+        """
+        cached = self.__dict__.get("_network")
+        if cached is not None:
+            return cached
+        lines = []
+        for li in self.layers_of_kind(RIVER_KIND):
+            parts = shapely.get_parts(li.geoms[~shapely.is_missing(li.geoms)])
+            lines += [g for g in parts if g.geom_type == "LineString" and g.length > 0]
+        if not lines:
+            net = {"segs": np.zeros(0, dtype=object)}
+            self.__dict__["_network"] = net
+            return net
+        arr = np.asarray(lines, dtype=object)
+        ends = np.concatenate([shapely.get_point(arr, 0), shapely.get_point(arr, -1)])
+        tree = shapely.STRtree(arr)
+        pi, li_ = tree.query(ends, predicate="dwithin", distance=NODE_SNAP_M)
+        cuts: dict[int, list[float]] = {}
+        for p_i, l_i in zip(pi, li_, strict=True):
+            d = float(arr[l_i].project(ends[p_i]))
+            if NODE_SNAP_M < d < arr[l_i].length - NODE_SNAP_M:
+                cuts.setdefault(int(l_i), []).append(d)
+        segs: list[Any] = []
+        for i, g in enumerate(lines):
+            ds = sorted(set(cuts.get(i, [])))
+            if not ds:
+                segs.append(g)
+                continue
+            edges = [0.0, *ds, g.length]
+            segs += [shapely.ops.substring(g, a, b) for a, b in zip(edges[:-1], edges[1:],
+                                                                   strict=True)]
+        sarr = np.asarray(segs, dtype=object)
+        p0 = shapely.get_coordinates(shapely.get_point(sarr, 0))
+        p1 = shapely.get_coordinates(shapely.get_point(sarr, -1))
+        nodes: dict[tuple[int, int], int] = {}
+
+        def node(xy: np.ndarray) -> int:
+            key = (int(round(xy[0] / NODE_SNAP_M)), int(round(xy[1] / NODE_SNAP_M)))
+            return nodes.setdefault(key, len(nodes))
+
+        u = np.array([node(xy) for xy in p0])
+        v = np.array([node(xy) for xy in p1])
+        out_edges: dict[int, list[int]] = {}
+        for si, a in enumerate(u):
+            out_edges.setdefault(int(a), []).append(si)
+        net = {"segs": sarr, "u": u, "v": v, "length": shapely.length(sarr),
+               "out": out_edges, "tree": shapely.STRtree(sarr)}
+        self.__dict__["_network"] = net
+        return net
+
+    def _emit_upstream(self, r: Rule, ss: SiteSet, concerned: np.ndarray,
+                       per_site_hits: list[list[Hit]]) -> None:
+        """Sites within ``near_m`` of a river from which the river reaches a feature of the
+        rule's kind within ``distance_m`` metres downstream (along the network, m)."""
+        import heapq
+
+        net = self._river_network()
+        segs = net["segs"]
+        if len(segs) == 0:
+            return
+        near, reach = float(r.near_m or 0.0), float(r.distance_m or 0.0)
+        tree, length = net["tree"], net["length"]
+        # where the river network meets each target feature: (segment -> [(offset, li, f)])
+        at: dict[int, list[tuple[float, LayerIndex, int]]] = {}
+        for li in self.layers_of_kind(r.kind):
+            fok = np.flatnonzero(self._feature_filter(li, r))
+            if len(fok) == 0:
+                continue
+            tg = li.geoms[fok]
+            ok = ~shapely.is_missing(tg)
+            fok, tg = fok[ok], tg[ok]
+            ti, si = tree.query(tg, predicate="dwithin", distance=near)
+            for t_i, s_i in zip(ti, si, strict=True):
+                seg, feat = segs[s_i], tg[t_i]
+                if seg.intersects(feat):
+                    pts = shapely.get_coordinates(seg.intersection(feat))
+                    off = float(shapely.line_locate_point(seg, shapely.points(pts)).min())
+                else:
+                    off = float(seg.project(shapely.get_point(shapely.shortest_line(seg, feat),
+                                                              0)))
+                at.setdefault(int(s_i), []).append((off, li, int(fok[t_i])))
+        if not at:
+            return
+        sites = np.flatnonzero(concerned)
+        qs, qg = tree.query(ss.geoms[sites], predicate="dwithin", distance=near)
+        memo: dict[int, dict[tuple[str, int], float]] = {}
+
+        def downstream_from(node: int) -> dict[tuple[str, int], float]:
+            """Shortest along-river distance from ``node`` to each target (Dijkstra)."""
+            if node in memo:
+                return memo[node]
+            best: dict[tuple[str, int], float] = {}
+            dist = {node: 0.0}
+            heap = [(0.0, node)]
+            while heap:
+                d, x = heapq.heappop(heap)
+                if d > dist.get(x, np.inf) or d > reach:
+                    continue
+                for e in net["out"].get(x, ()):
+                    for off, li, f in at.get(e, ()):
+                        k = (li.name, f)
+                        best[k] = min(best.get(k, np.inf), d + off)
+                    nd = d + float(length[e])
+                    y = int(net["v"][e])
+                    if nd < dist.get(y, np.inf) and nd <= reach:
+                        dist[y] = nd
+                        heapq.heappush(heap, (nd, y))
+            memo[node] = best
+            return best
+
+        layers = {li.name: li for li in self.layers_of_kind(r.kind)}
+        found: dict[int, dict[tuple[str, int], float]] = {}
+        for s_pos, e in zip(qs, qg, strict=True):
+            si, e = int(sites[s_pos]), int(e)
+            seg = segs[e]
+            off_s = float(seg.project(shapely.get_point(
+                shapely.shortest_line(seg, ss.geoms[si]), 0)))
+            cand: dict[tuple[str, int], float] = {}
+            for off, li, f in at.get(e, ()):
+                if off >= off_s:
+                    cand[(li.name, f)] = min(cand.get((li.name, f), np.inf), off - off_s)
+            rest = float(length[e]) - off_s
+            for k, d in downstream_from(int(net["v"][e])).items():
+                cand[k] = min(cand.get(k, np.inf), rest + d)
+            mine = found.setdefault(si, {})
+            for k, d in cand.items():
+                if d <= reach:
+                    mine[k] = min(mine.get(k, np.inf), d)
+        citation = r.citation.as_dict()
+        for si, hits in found.items():
+            by_layer: dict[str, list[tuple[float, int]]] = {}
+            for (lname, f), d in hits.items():
+                by_layer.setdefault(lname, []).append((d, f))
+            for lname, lst in by_layer.items():
+                lst.sort()
+                li = layers[lname]
+                names = li.column("name")
+                zone_col = self._zone_field(li)
+                zones = li.column(zone_col) if zone_col else None
+                rep = lst[0][1]
+                per_site_hits[si].append(Hit(
+                    layer=lname, kind=li.kind.id, kind_zh=li.kind.name_zh,
+                    feature=_plain_id(li.feature_ids[rep]),
+                    features=[_plain_id(li.feature_ids[f]) for _, f in lst],
+                    name=_str_or_none(names[rep]) if names is not None else None,
+                    zone=_str_or_none(zones[rep]) if zones is not None else None,
+                    overlap_m2=0.0, overlap_ratio=None, distance_m=float(lst[0][0]), rule=r.id,
+                    rule_zh=r.name_zh, test=r.describe_test(), verdict=r.verdict,
+                    procedures=list(r.procedures), approval=r.approval, citation=citation,
+                    note=r.note, site_filter=r.describe_site_filter(),
+                ))
 
     def _union_cover(self, covs: list[tuple[LayerIndex, _Pairs]], ss: SiteSet, method: str,
                      n: int) -> np.ndarray:
@@ -1188,11 +1567,13 @@ class SitingEngine:
     def _emit_outside(self, r: Rule, covs: list[tuple[LayerIndex, _Pairs]], ss: SiteSet,
                       site_area: np.ndarray, method: str,
                       per_site_hits: list[list[Hit]], cat_pos: np.ndarray,
-                      uniq_cats: list[str]) -> None:
+                      uniq_cats: list[str], site_mask: np.ndarray | None = None) -> None:
         """Sites not entirely inside the (filtered) features of the rule's kind."""
         n = len(ss)
         cats = self.rulebook.categories
         concerned = np.array([cats.rank(c, r.categories) >= 0 for c in uniq_cats])[cat_pos]
+        if site_mask is not None:
+            concerned &= site_mask
         if not concerned.any():
             return
         covered = np.zeros(n)
@@ -1257,7 +1638,7 @@ class SitingEngine:
                 distance_m=float(dist[si]) if np.isfinite(dist[si]) else None, rule=r.id,
                 rule_zh=r.name_zh, test=r.describe_test(), verdict=r.verdict,
                 procedures=list(r.procedures), approval=r.approval,
-                citation=r.citation.as_dict(), note=r.note,
+                citation=r.citation.as_dict(), note=r.note, site_filter=r.describe_site_filter(),
             ))
 
 

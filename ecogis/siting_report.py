@@ -155,6 +155,17 @@ def _quotes(site) -> list[str]:
     return out
 
 
+def _precedence(site) -> list[str]:
+    """Which rule displaced which (``overrides``) on this site, and why."""
+    seen, out = set(), []
+    for h in getattr(site, "overridden", []):
+        if (h.rule, h.overridden_by) in seen:
+            continue
+        seen.add((h.rule, h.overridden_by))
+        out.append(f"{h.rule}（{VERDICT_ZH[h.verdict]}）不适用：{h.precedence}")
+    return out
+
+
 # --------------------------------------------------------------------------- Markdown
 
 
@@ -188,6 +199,9 @@ def render_markdown(result) -> str:
         if s.hits:
             out += ["", format_markdown(_hit_rows(s), _HIT_COLS), "", "依据原文："]
             out += [f"- {q}" for q in _quotes(s)]
+        prec = _precedence(s)
+        if prec:
+            out += ["", "规则优先："] + [f"- {p}" for p in prec]
         out.append("")
     out += _tail_markdown(result)
     return "\n".join(out)
@@ -212,6 +226,10 @@ def _tail_markdown(result) -> list[str]:
         out.append("")
     if result.notes:
         out += ["## 提示", ""] + [f"- {n}" for n in result.notes] + [""]
+    errors = getattr(result, "errors", [])
+    if errors:
+        out += ["## 未检查的项目（输入有误）", ""]
+        out += [f"- 项目 {e['id']}：{e['error']}" for e in errors] + [""]
     return out
 
 
@@ -471,6 +489,10 @@ def render_html(result, *, max_maps: int = MAX_SITE_MAPS, embed_map: bool = True
                                      numeric=("overlap", "ratio", "distance")))
             parts.append("<div class='quote'><b>依据原文</b><ul>" + "".join(
                 f"<li>{html.escape(q)}</li>" for q in _quotes(s)) + "</ul></div>")
+            prec = _precedence(s)
+            if prec:
+                parts.append("<div class='quote'><b>规则优先</b><ul>" + "".join(
+                    f"<li>{html.escape(p)}</li>" for p in prec) + "</ul></div>")
     if drawn >= max_maps:
         parts.append(f"<p>（地图仅绘制前 {max_maps} 个项目。）</p>")
     tail = _tail_markdown(result)

@@ -434,3 +434,36 @@ def test_cli_demo_shows_landuse_statistics(built, run_cli, tmp_path):
     assert sum(r["area_m2"] for r in sites["S2"]["landuse"]) == pytest.approx(
         sites["S2"]["area_m2"], rel=1e-6)
     assert sites["S3"]["landuse"] and not sites["S1"]["landuse"]
+
+
+def test_sample_sites_show_the_issue_12_verdicts(built):
+    """S6 (重大民生保障 in the redline) is conditional under 安居's own L1364; S7 (an intake
+    in a level-1 zone) is not forbidden; the units carry their admission lists."""
+    from ecogis.rules import load_rulebook
+    from ecogis.siting import SitingEngine
+
+    ws, _ = built
+    rb = load_rulebook("anju")
+    kinds = set(rb.kinds_used) | {"farmland"}
+    layers = {i.name: (i.kind, ws.read(i.name)) for i in ws.layers() if i.kind in kinds}
+    sites = ws.read("sample_sites")
+    res = {s.id: s for s in SitingEngine(layers, rb).check(sites).sites}
+    s6, s7 = res["S6"], res["S7"]
+    assert s6.category == "livelihood_major" and s6.verdict == "conditional"
+    h = next(h for h in s6.hits if h.rule == "anju.redline.unavoidable")
+    assert h.kind == "redline" and h.citation["line"] == 1364 and h.overlap_m2 > 0
+    assert "national.redline.default" in {x.rule for x in s6.overridden}
+    assert s7.category == "water_supply" and s7.verdict != "forbidden"
+    assert any(h.kind == "water_source" and h.zone == "一级" for h in s7.hits)
+    units = ws.read("env_unit")
+    assert {"forbidden", "restricted"} <= set(units.columns)
+    assert all(str(c).startswith("ZH") for c in units["code"])
+    # the illustrative 污染地块's 负面清单 refuses housing, not a remediation project
+    cs = ws.read("contaminated_site")
+    p = cs.geometry.iloc[0].representative_point()
+    probe = gpd.GeoDataFrame({"id": ["P1", "P2"], "category": ["住宅", "生态修复"]},
+                             geometry=[p.buffer(1e-4), p.buffer(1e-4)], crs=cs.crs)
+    res = SitingEngine(layers, rb).check(probe).sites
+    assert "anju.contaminated_site.negative_list" in {h.rule for h in res[0].hits}
+    assert res[0].verdict == "forbidden"
+    assert "anju.contaminated_site.negative_list" not in {h.rule for h in res[1].hits}

@@ -169,6 +169,12 @@ def run(args) -> int:
         from ecogis.siting_report import write_map
 
         write_map(result, args.map)
+    if result.errors:  # bad sites were refused one by one; the rest was checked above
+        import sys
+
+        for e in result.errors:
+            print(f"ecogis: error: {e['error']}", file=sys.stderr)
+        return 2
     if args.fail_on and result.reaches(args.fail_on):
         return 1
     return 0
@@ -191,6 +197,7 @@ def _stream(args, engine, sites_gdf, sites_file, caught, region_note) -> int:
     counts = dict.fromkeys(VERDICTS, 0)
     totals = {"farmland_m2": 0.0, "compensation_m2": 0.0}
     not_evaluated: dict[str, dict] = {}
+    errors: list[dict] = []  # sites refused as bad input (reported, exit 2 at the end)
 
     def sites():
         import itertools
@@ -209,6 +216,7 @@ def _stream(args, engine, sites_gdf, sites_file, caught, region_note) -> int:
         totals["compensation_m2"] += float(sum(x.compensation_m2 for x in res.sites))
         for n in res.not_evaluated:
             not_evaluated.setdefault(n["rule"], n)
+        errors.extend(res.errors)
         return res.site_dicts(geometry=geometry)
 
     with contextlib.ExitStack() as stack:
@@ -222,7 +230,7 @@ def _stream(args, engine, sites_gdf, sites_file, caught, region_note) -> int:
                 worst = [v for v in VERDICTS if counts[v]]
                 return {"verdict": worst[0] if worst else "allowed", "counts": counts,
                         "not_evaluated": list(not_evaluated.values()), **totals,
-                        "warnings": notes}
+                        "warnings": notes, "errors": errors}
 
             write_document(_Doc({
                 "workspace": str(args.workspace), "sites_file": sites_file,
@@ -230,6 +238,10 @@ def _stream(args, engine, sites_gdf, sites_file, caught, region_note) -> int:
                 "distance_crs": crs_label(first.crs), "crs": "EPSG:4490",
                 "rulebook": first.rulebook, "layers": first.layers,
                 "sites": Stream(sites())}, tail), out)
+    if errors:  # bad sites were refused one by one; the rest was checked above
+        for e in errors:
+            print(f"ecogis: error: {e['error']}", file=sys.stderr)
+        return 2
     if args.fail_on and any(counts[v] for v in VERDICTS
                             if SEVERITY[v] >= SEVERITY[args.fail_on]):
         return 1
@@ -291,7 +303,8 @@ def _render(result, fmt: str, *, geometry: bool = True, unit: str = "m2") -> str
                                ("comp", f"补划 {u.id}")], digits=_DIGITS.get(u.id, 4),
                        title=title)]
     hit_rows = [{"site": s.id, "layer": h.layer, "names": _names_text(h), "zone": h.zone,
-                 "rule": h.rule, "verdict": h.verdict,
+                 "rule": h.rule + (f" (over {', '.join(h.overrides)})" if h.overrides else ""),
+                 "verdict": h.verdict,
                  "overlap": f"{h.overlap_m2 / u.m2:,.{_DIGITS.get(u.id, 4)}f}",
                  "distance": h.distance_m, "cite": h.citation.get("text", "")}
                 for s in result.sites for h in s.hits]
@@ -319,4 +332,6 @@ def _render(result, fmt: str, *, geometry: bool = True, unit: str = "m2") -> str
                    f"{len(result.not_evaluated)} rule(s)")
     for n in result.notes:
         out.append(f"note: {n}")
+    for e in result.errors:
+        out.append(f"not checked: site {e['id']}: {e['error']}")
     return "\n".join(out)

@@ -7,6 +7,7 @@ from pathlib import Path
 from ecogis.errors import InputError
 from ecogis.plans import list_plans, load_plan, verify_citations
 from ecogis.report import add_format_argument, emit, format_csv, format_table, plain, to_json
+from ecogis.rules import verify_rule_citations
 
 _SYMBOL = {"eq": "", "ge": "≥", "le": "≤"}
 
@@ -33,7 +34,8 @@ def _summary(pid: str, seeds: str | None) -> dict:
          "inconsistencies": len(p.inconsistencies), "source": p.region.source,
          "path": str(p.path)}
     if seeds:
-        d["citation_problems"] = verify_citations(p, seeds)
+        d["citation_problems"] = (verify_citations(p, seeds)
+                                  + verify_rule_citations(p.region.id, seeds))
     return d
 
 
@@ -57,7 +59,8 @@ def run(args) -> int:
                     emit(f"{r['region']}: {x}")
         return 1 if bad else 0
     p = load_plan(args.region)
-    problems = verify_citations(p, args.seeds) if args.seeds else []
+    problems = (verify_citations(p, args.seeds) + verify_rule_citations(p.region.id, args.seeds)
+                if args.seeds else [])
     figs = [{**plain(f), "declared": f"{_SYMBOL[f.comparator]}{f.value:g} {f.unit}",
              "filter": ", ".join(f"{k}={'/'.join(v)}" for k, v in f.filter.items()),
              "cite": f"L{f.line}"} for f in p.figures]
