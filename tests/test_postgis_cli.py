@@ -64,7 +64,7 @@ def _diffs(a, b, path="") -> list:
     ["diff", "{ws}{sep}redline", "{ws}{sep}eco_control"],
     ["reconcile", "{ws}"],
     ["indicators", "{ws}"],
-    ["map", "{ws}", "--public", "-o", "{out}"],
+    ["map", "{ws}", "--public", "--include-nonpublic", "-o", "{out}"],
 ], ids=lambda a: " ".join(a[:3])[:40])
 def test_command_gives_the_geopackage_answer(pair, argv, run_cli, tmp_path):
     results = []

@@ -399,3 +399,27 @@ def test_engine_built_once_per_workspace_version(anju, tmp_path):
         assert r.status_code == 200, r.text
         c.post("/check", params={"category": "urban"}, content=fc, headers=h)
         assert app.state.engines.builds == 2  # a new layer: a new version, a new engine
+
+
+def test_report_downloads(served, anju, run_cli, tmp_path):
+    fc = json.dumps(sites(anju))
+    h = {**auth(STAFF), "Content-Type": "application/geo+json"}
+    r = httpx.post(served.url + "/check/report.html", params={"category": "urban"},
+                   content=fc, headers=h, timeout=180)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "<html" in r.text.lower() and "S1" in r.text
+    r = httpx.post(served.url + "/check/report.docx", params={"category": "urban"},
+                   content=fc, headers=h, timeout=180)
+    from ecogis.service.app import _check_formats
+
+    if "docx" in _check_formats():
+        import io
+        import zipfile
+
+        assert r.status_code == 200, r.text
+        names = zipfile.ZipFile(io.BytesIO(r.content)).namelist()
+        assert "word/document.xml" in names
+    else:
+        assert r.status_code == 501 and "report.html" in r.json()["error"]
+    r = httpx.post(served.url + "/check/report.odt", content=fc, headers=h, timeout=30)
+    assert r.status_code == 404

@@ -1,9 +1,10 @@
 """What anonymous callers get: the public map, public layer geometry, the offline API page.
 
-Both public outputs go through :mod:`ecogis.maps` exactly as ``ecogis map --public`` does:
-only the attributes each kind lists as ``public`` in layers/kinds.toml (plus computed areas),
-geometry in lon/lat (EPSG:4490) simplified for display and snapped to a grid of
-:data:`PUBLIC_GRID_M` metres.
+Both public outputs go through :mod:`ecogis.maps` exactly as ``ecogis map --public`` does,
+under the ``[publication]`` policy of layers/kinds.toml: only the attributes each kind lists
+as public (plus computed areas), geometry in lon/lat (EPSG:4490) simplified by at least
+``min_tolerance_m`` and snapped to the ``grid_deg`` grid; kinds listed as ``nonpublic``
+(project sites under review) are left out of the map and refused as layers.
 """
 
 from __future__ import annotations
@@ -11,16 +12,16 @@ from __future__ import annotations
 import html
 import json
 
-#: public geometry is snapped to a grid of this many metres (``map --public --generalise-m``)
-PUBLIC_GRID_M = 10.0
-
 
 def _map_layers(ws, names=None):
-    from ecogis.maps import MapLayer
+    from ecogis.maps import MapLayer, publication
 
+    shut = set(publication().nonpublic)
     out = []
     for info in ws.layers():
         if names is not None and info.name not in names:
+            continue
+        if (info.kind or "generic") in shut:
             continue
         out.append(MapLayer(info.name, info.kind or "generic", ws.read(info.name),
                             synthetic=bool(info.synthetic)))
@@ -35,20 +36,29 @@ def public_map_html(ws) -> str:
     region = meta.get("region")
     synthetic = str(meta.get("synthetic", False)).strip().lower() in ("1", "true", "yes", "on")
     m = make_map(_map_layers(ws), title=f"{region} 国土空间控制线" if region else "国土空间控制线",
-                 synthetic=synthetic, public=True, generalise_m=PUBLIC_GRID_M)
+                 synthetic=synthetic, public=True)
     return render_html(m)
 
 
 def public_layer_geojson(ws, name: str) -> str:
     """Return one layer as a GeoJSON FeatureCollection prepared as the public map draws it."""
     from ecogis import maps
+    from ecogis.crs import metric_crs
+    from ecogis.errors import InputError
     from ecogis.kinds import load_kinds
 
     ws._require(name)
-    layer = _map_layers(ws, [name])[0]
+    found = _map_layers(ws, [name])
+    if not found:
+        raise InputError(f"layer {name!r} is of a kind that is not public",
+                         fix="ask for a public layer (see /public/map)")
+    layer = found[0]
+    pub = maps.publication()
     kind = load_kinds()[layer.kind]
     p = maps._prepare(layer, kind, public=True, dissolve_above=maps.DISSOLVE_ABOVE)
-    maps._simplify(p, PUBLIC_GRID_M, None)
+    p.tolerance = max(p.tolerance, pub.min_tolerance_m)
+    metric = metric_crs(p.lonlat.total_bounds) if len(p.lonlat) else None
+    maps._simplify(p, None, metric, pub.grid_deg)
     return maps._feature_collection(p.geoms, p.props)
 
 
