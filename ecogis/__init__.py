@@ -4,7 +4,7 @@ Exact areas on the CGCS2000 ellipsoid, conflicts between control lines, project 
 checks, "面积不减少、性质不改变" change checks, offline maps and spatial indicators.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from ecogis.errors import (  # noqa: E402
     CRSError,

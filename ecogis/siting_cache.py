@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-FORMAT = 2  # bump when the cached arrays change meaning
+FORMAT = 3  # bump when the cached arrays change meaning (3: layers carry kinds and field roles)
 _MEMO: dict[tuple, Any] = {}
 _MEMO_MAX = 8
 _LOCK = threading.Lock()
