@@ -534,11 +534,9 @@ def create_app(workspace: str, *, keys: dict[str, str] | None = None,
                 if form.get(opt):
                     argv += [f"--{opt}", str(form.get(opt))]
 
-            def work():
-                with audit.writer_lock():
-                    return cli(argv, Path(d))
-
-            _, text = await run(work)
+            # the import takes the workspace's write lock itself; the audit writer waits for
+            # the computation lock the import holds
+            _, text = await run(cli, argv, Path(d))
         return Response(text, media_type="application/json")
 
     @app.get("/areas", tags=["layers"])

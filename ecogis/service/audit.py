@@ -6,9 +6,10 @@ Columns: ``at`` (UTC ISO 8601), ``key_id`` and ``role`` (never the key), ``metho
 
 Rows are queued and written every ``interval_s`` by a background thread. GeoPackage: an
 attribute table registered in ``gpkg_contents`` (created once by a normal workspace
-transaction), rows appended in place by SQLite under the workspace's advisory lock file
-``<workspace>.lock`` (``flock``) and while no computation of the server reads the file (GDAL
-would find it locked). PostGIS: a table, rows inserted in their own transaction.
+transaction), rows appended in place by SQLite under the workspace's write lock
+(:func:`ecogis.workspace.write_lock`'s lock file, taken without waiting: while another
+writer holds it the rows stay queued) and while no computation of the server reads the file
+(GDAL would find it locked). PostGIS: a table, rows inserted in their own transaction.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import sqlite3
 import threading
 from contextlib import closing, contextmanager
 from datetime import datetime, timezone
-from pathlib import Path
 
 AUDIT_TABLE = "ecogis_audit"
 COLUMNS = ("at", "key_id", "role", "method", "path", "query", "status", "ms", "verdicts",
@@ -111,6 +111,9 @@ class AuditLog:
             else:
                 with self.readers:
                     self._write(rows)
+        except BlockingIOError:  # another writer holds the workspace: next round
+            with self._lock:
+                self._rows[:0] = rows
         except BaseException:
             with self._lock:
                 self._rows[:0] = rows
@@ -134,22 +137,25 @@ class AuditLog:
 
     @contextmanager
     def writer_lock(self):
-        """Hold the GeoPackage's writer lock (``<workspace>.lock``, flock); PostGIS: no-op.
+        """Hold the GeoPackage's write lock (:func:`ecogis.workspace.write_lock`'s file).
 
-        The server's own imports hold it too, so an audit row is never written while a
-        workspace transaction copies the file.
+        Non-blocking: while another writer (an ``ecogis import`` elsewhere) holds it, raise
+        :class:`BlockingIOError` and the rows stay queued for the next round. PostGIS: no-op.
         """
         if self.postgis:
             yield
             return
         import fcntl
 
-        with self._file_lock, open(Path(str(self.ws.path) + ".lock"), "a+") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
+        from ecogis.workspace import lock_path
+
+        with self._file_lock:
+            fd = os.open(lock_path(self.ws.path), os.O_RDWR | os.O_CREAT, 0o644)
             try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 yield
             finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+                os.close(fd)
 
     def rows(self) -> list[dict]:
         """Return every logged row (oldest first), after flushing the queue."""
