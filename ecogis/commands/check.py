@@ -289,6 +289,8 @@ _DIGITS = {"m2": 1, "ha": 4, "km2": 6, "mu": 2, "wanmu": 6}
 
 
 def _render(result, fmt: str, *, geometry: bool = True, unit: str = "m2") -> str:
+    from ecogis.crs import crs_label
+
     if fmt in ("json", "jsonl"):
         from ecogis.jsonstream import dumps
 
@@ -308,7 +310,7 @@ def _render(result, fmt: str, *, geometry: bool = True, unit: str = "m2") -> str
     title = (f"合规性审查 — {len(result.sites)} site(s): "
              + ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v])
              + f"; rulebook {' + '.join(result.rulebook['files'])}; areas {u.name_zh} "
-             f"({result.method}), distances m ({result.as_dict()['crs']})")
+             f"({result.method}), distances m ({crs_label(result.crs)})")
     out = [format_table(rows, [("id", "site"), ("category", "category"),
                                ("verdict", "verdict"), ("hits", "hits"),
                                ("area", f"area {u.id}"),
