@@ -45,7 +45,7 @@ from ecogis.errors import DataFileError, EcogisError, InputError
 from ecogis.measure import geodesic_area, reproject, to_lonlat
 from ecogis.raster import rasters_dir
 from ecogis.units import to_m2
-from ecogis.workspace import Workspace, is_workspace
+from ecogis.workspace import Workspace, is_workspace, lock_path
 
 #: fixed timestamp written into demo workspaces, so that builds are byte-for-byte reproducible
 DEMO_TIME = "2023-11-23T00:00:00+00:00"
@@ -1393,5 +1393,6 @@ def build_demo_workspace(path: str | os.PathLike, region: str = "anju",
     finally:
         for t in tmps:
             t.unlink(missing_ok=True)
+            lock_path(t).unlink(missing_ok=True)  # the private build file's lock: no one waits
         shutil.rmtree(rasters_dir(build), ignore_errors=True)
     return Workspace.open(p, fixed_time=DEMO_TIME)

@@ -282,6 +282,8 @@ def test_workspace_opens_in_gdal_with_every_kind(ws):
 def test_other_seed_differs_and_still_calibrates(built, tmp_path):
     other = build_demo_workspace(tmp_path / "anju.gpkg", seed=7)
     assert sha(other.path) != sha(built[1])
+    # nothing of the build (temp copies, their lock files) is left beside the workspace
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["anju.gpkg"]
     for layer, zone, declared, _, _ in DECLARED:
         if isinstance(declared, str):
             continue
