@@ -22,13 +22,14 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import threading
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ecogis.atomic import atomic_open
 
 FORMAT = 3  # bump when the cached arrays change meaning (3: layers carry kinds and field roles)
 _MEMO: dict[tuple, Any] = {}
@@ -85,17 +86,8 @@ def _save(path: Path, engine, names: list[str], notes: list[str]) -> None:
             arrays[f"{i}_overlaps"] = np.asarray(li.overlaps)
         meta["layers"].append({"name": name, "kind": li.kind.id, "areal": li.areal})
     arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".siting-", suffix=".tmp.npz", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, suffix=".tmp.npz") as fh:
+        np.savez(fh, **arrays)
 
 
 def _load(path: Path, ws, rulebook, threads):

@@ -10,9 +10,9 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
 from pathlib import Path
 
+from ecogis.atomic import atomic_write_bytes
 from ecogis.reports.model import Table, Workbook
 
 BOM = "\ufeff"
@@ -49,22 +49,3 @@ def write_csv(book: Workbook, path: str | os.PathLike) -> list[Path]:
     for t, p in zip(book.tables, paths, strict=True):
         atomic_write_bytes(p, table_text(t, bom=True).encode("utf-8"))
     return paths
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and :func:`os.replace`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

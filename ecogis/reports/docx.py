@@ -211,7 +211,7 @@ def review_document(result, *, unit: str | None = None):
 
 def write_docx(result, path: str | os.PathLike, *, unit: str | None = None) -> Path:
     """Write the 用地预审 report of ``result`` to ``path`` (.docx), atomically."""
-    from ecogis.reports.csv import atomic_write_bytes
+    from ecogis.atomic import atomic_write_bytes
 
     doc = review_document(result, unit=unit)
     buf = io.BytesIO()

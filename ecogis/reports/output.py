@@ -47,7 +47,7 @@ def write_check(result, fmt: str, output: str | None, *, unit: str | None = None
         if not output:
             emit(page)
             return []
-        from ecogis.reports.csv import atomic_write_bytes
+        from ecogis.atomic import atomic_write_bytes
 
         atomic_write_bytes(Path(output), page.encode("utf-8"))
         return [Path(output)]

@@ -59,7 +59,7 @@ def html_to_pdf(page: str, path: str | os.PathLike, *, timeout: float = 120.0) -
             raise InputError(f"Chromium did not write the PDF (exit {proc.returncode}: "
                              f"{err[0][:200]})", file=str(out),
                              fix="check that chromium runs headless here, or write --format docx")
-        from ecogis.reports.csv import atomic_write_bytes
+        from ecogis.atomic import atomic_write_bytes
 
         atomic_write_bytes(out, pdf.read_bytes())
     return out

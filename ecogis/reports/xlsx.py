@@ -12,7 +12,7 @@ import os
 import re
 from pathlib import Path
 
-from ecogis.reports.csv import atomic_write_bytes
+from ecogis.atomic import atomic_write_bytes
 from ecogis.reports.model import Col, Table, Workbook
 
 _BAD_SHEET = re.compile(r"[\[\]:*?/\\]")
